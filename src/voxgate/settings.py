@@ -1,0 +1,119 @@
+"""Settings from the environment or ``.env``, validated once at start-up.
+
+A mistake here becomes one readable ``ConfigError`` message (which variable, what is wrong), never
+a traceback: ``voxgate serve`` prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Backend = Literal["auto", "simulator", "openai", "azure"]
+AgentName = Literal["bartender", "salon"]
+
+
+class ConfigError(Exception):
+    """A configuration mistake, worded for the person who made it."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_realtime_model: str = Field(default="gpt-realtime", alias="OPENAI_REALTIME_MODEL")
+    azure_openai_endpoint: str | None = Field(default=None, alias="AZURE_OPENAI_ENDPOINT")
+    azure_openai_api_version: str = Field(default="2025-04-01-preview", alias="OPENAI_API_VERSION")
+
+    backend: Backend = Field(default="auto", alias="VOXGATE_BACKEND")
+    host: str = Field(default="127.0.0.1", alias="VOXGATE_HOST")
+    port: int = Field(default=8000, ge=0, le=65535, alias="PORT")
+
+    database_url: str = Field(default="sqlite+aiosqlite:///./voxgate.db", alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    public_url: str | None = Field(default=None, alias="VOXGATE_PUBLIC_URL")
+    twilio_auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, alias="VOXGATE_API_KEYS")
+    admin_key: SecretStr | None = Field(default=None, alias="VOXGATE_ADMIN_KEY")
+    default_agent: AgentName = Field(default="bartender", alias="VOXGATE_DEFAULT_AGENT")
+
+    max_message_bytes: int = Field(default=1 << 20, ge=1024, le=15 << 20, alias="VOXGATE_MAX_MESSAGE_BYTES")
+    max_messages_per_second: float = Field(default=200.0, gt=0, alias="VOXGATE_MAX_MESSAGES_PER_SECOND")
+    max_session_seconds: float = Field(default=3600.0, gt=0, alias="VOXGATE_MAX_SESSION_SECONDS")
+    upstream_connect_timeout: float = Field(default=10.0, gt=0, alias="VOXGATE_UPSTREAM_CONNECT_TIMEOUT")
+    upstream_reconnect_attempts: int = Field(default=4, ge=0, alias="VOXGATE_UPSTREAM_RECONNECT_ATTEMPTS")
+    tool_timeout_seconds: float = Field(default=10.0, gt=0, alias="VOXGATE_TOOL_TIMEOUT")
+
+    log_level: str = Field(default="INFO", alias="VOXGATE_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", alias="VOXGATE_LOG_FORMAT")
+    record_audio: bool = Field(default=False, alias="VOXGATE_RECORD_AUDIO")
+    redact: bool = Field(default=False, alias="VOXGATE_REDACT")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys_from_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("openai_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def effective_backend(self) -> Literal["simulator", "openai", "azure"]:
+        if self.backend == "auto":
+            return "openai" if self.openai_api_key else "simulator"
+        return self.backend
+
+    @property
+    def client_keys(self) -> frozenset[str]:
+        return frozenset(key.get_secret_value() for key in self.api_keys)
+
+    def check_ready_to_serve(self) -> None:
+        """Refuse combinations that would run, but unsafely or uselessly."""
+        if self.effective_backend in ("openai", "azure") and not self.openai_api_key:
+            raise ConfigError(
+                f"VOXGATE_BACKEND={self.backend} needs OPENAI_API_KEY. Set the key, or use "
+                "VOXGATE_BACKEND=simulator to run offline."
+            )
+        if self.effective_backend == "azure" and not self.azure_openai_endpoint:
+            raise ConfigError("VOXGATE_BACKEND=azure needs AZURE_OPENAI_ENDPOINT.")
+        if not is_loopback_host(self.host) and not self.client_keys:
+            raise ConfigError(
+                f"Refusing to listen on {self.host} with no client authentication: anyone who can reach "
+                "it could spend your OpenAI credit. Set VOXGATE_API_KEYS=key1,key2 (clients send "
+                "'Authorization: Bearer <key>'), or bind to 127.0.0.1."
+            )
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a validation failure becomes a ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            lines.append(f"  {name}: {error['msg']}")
+        raise ConfigError("Invalid configuration:\n" + "\n".join(lines)) from None
