@@ -49,12 +49,16 @@ def _type_literal(model: type[BaseModel]) -> str:
 CLIENT_EVENT_TYPES: Final[frozenset[str]] = frozenset(_type_literal(m) for m in CLIENT_EVENT_MODELS)
 SERVER_EVENT_TYPES: Final[frozenset[str]] = frozenset(_type_literal(m) for m in SERVER_EVENT_MODELS)
 
-ClientEventAdapter: Final[TypeAdapter[Any]] = TypeAdapter(
-    Annotated[Union[CLIENT_EVENT_MODELS], Field(discriminator="type")]  # noqa: UP007
-)
-ServerEventAdapter: Final[TypeAdapter[Any]] = TypeAdapter(
-    Annotated[Union[SERVER_EVENT_MODELS], Field(discriminator="type")]  # noqa: UP007
-)
+
+def _discriminated(members: tuple[type[BaseModel], ...]) -> TypeAdapter[Any]:
+    # The union is built at run time from the SDK's members, so it is typed Any for mypy.
+    union: Any = Union[members]  # noqa: UP007
+    annotated: Any = Annotated[union, Field(discriminator="type")]
+    return TypeAdapter(annotated)
+
+
+ClientEventAdapter: Final = _discriminated(CLIENT_EVENT_MODELS)
+ServerEventAdapter: Final = _discriminated(SERVER_EVENT_MODELS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +125,12 @@ def _path(loc: tuple[int | str, ...], skip_tags: frozenset[str]) -> str | None:
             if parts:
                 parts[-1] += f"[{part}]"
             continue
-        if part in skip_tags or part[:1].isupper() or part.startswith(("function-", "literal[")) or "[" in part:
+        if (
+            part in skip_tags
+            or part[:1].isupper()
+            or part.startswith(("function-", "literal["))
+            or "[" in part
+        ):
             continue
         parts.append(part)
     return ".".join(parts) or None
@@ -156,12 +165,16 @@ def protocol_error_from_validation(exc: ValidationError, event_id: str | None) -
     if kind == "union_tag_invalid":
         tag = first.get("input", {}).get("type") if isinstance(first.get("input"), dict) else None
         return ProtocolError(
-            "invalid_value", f"Invalid value: '{tag}'. Supported values are listed in the API reference.",
-            param=(param + ".type") if param else "type", event_id=event_id,
+            "invalid_value",
+            f"Invalid value: '{tag}'. Supported values are listed in the API reference.",
+            param=(param + ".type") if param else "type",
+            event_id=event_id,
         )
     if kind == "missing":
         return ProtocolError(
-            "missing_required_parameter", f"Missing required parameter: '{param}'.", param=param,
+            "missing_required_parameter",
+            f"Missing required parameter: '{param}'.",
+            param=param,
             event_id=event_id,
         )
     if kind == "extra_forbidden":
@@ -179,7 +192,7 @@ def validate_client_event(data: JSON) -> BaseModel:
     if data["type"] not in CLIENT_EVENT_TYPES:
         raise ProtocolError(
             "invalid_value",
-            f"Invalid value: '{data['type']}'. Supported values are: {', '.join(sorted(CLIENT_EVENT_TYPES))}.",
+            f"Invalid value: '{data['type']}'. Supported: {', '.join(sorted(CLIENT_EVENT_TYPES))}.",
             param="type",
             event_id=event_id,
         )
