@@ -1,2 +1,147 @@
-def main() -> int:
+"""The ``voxgate`` command line (also ``python -m voxgate``).
+
+A configuration mistake prints one readable message and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from voxgate.logs import configure_logging
+from voxgate.settings import ConfigError, Settings, load_settings
+
+log = logging.getLogger("voxgate")
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    for attr, field in (("host", "host"), ("port", "port"), ("backend", "backend")):
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides[field] = value
+    return load_settings(**overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from voxgate.app import create_app
+    from voxgate.serving import bind_socket, uvicorn_config
+
+    settings = _settings(args)
+    settings.check_ready_to_serve()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror}. "
+            "Is another voxgate running? Choose another --port."
+        ) from None
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    log.info(
+        "voxgate listening on http://%s:%d (test client: http://%s:%d/openai/client)", host, port, host, port
+    )
+    log.info("database: %s", settings.database_url)
+    config = uvicorn_config(
+        create_app(settings),
+        max_message_bytes=settings.max_message_bytes,
+        log_level=settings.log_level.lower(),
+    )
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from voxgate.serving import bind_socket, uvicorn_config
+    from voxgate.settings import is_loopback_host
+    from voxgate.simulator import SimulatorOptions, create_simulator_app
+
+    configure_logging(os.environ.get("VOXGATE_LOG_LEVEL", "INFO"))
+    if not is_loopback_host(args.host):
+        log.warning("the simulator accepts any API key; it is listening on %s", args.host)
+    options = SimulatorOptions(pace="realtime" if args.realtime else "fast")
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as exc:
+        raise ConfigError(f"Cannot listen on {args.host}:{args.port}: {exc.strerror}.") from None
+    port = sock.getsockname()[1]
+    log.info(
+        "Realtime simulator on ws://%s:%d/v1/realtime (point OPENAI_BASE_URL at http://%s:%d/v1)",
+        args.host,
+        port,
+        args.host,
+        port,
+    )
+    uvicorn.Server(uvicorn_config(create_simulator_app(options), log_level="warning")).run(sockets=[sock])
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    configure_logging("WARNING")
+    if args.which == "relay":
+        from voxgate.bench.relay import main as relay_main
+
+        return asyncio.run(relay_main(args))
+    if args.which == "codec":
+        from voxgate.bench.codec import format_table, run_codec_bench
+
+        result = run_codec_bench(seconds=args.seconds)
+        print(format_table(result))
+        if args.json:
+            from voxgate.bench.report import write_json
+
+            write_json(args.json, result)
+        return 0
+    raise ConfigError(f"unknown benchmark {args.which}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voxgate", description="Self-hosted gateway for realtime voice AI.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default $PORT or 8000)")
+    serve.add_argument(
+        "--backend",
+        choices=["auto", "simulator", "openai", "azure"],
+        help="auto = openai when OPENAI_API_KEY is set, else the embedded simulator",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    simulator = sub.add_parser("simulator", help="run the Realtime API simulator on its own")
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--port", type=int, default=9100)
+    simulator.add_argument("--realtime", action="store_true", help="pace audio at playback speed")
+    simulator.set_defaults(func=cmd_simulator)
+
+    bench = sub.add_parser("bench", help="benchmarks: print a table, write JSON")
+    bench.add_argument("which", choices=["relay", "codec"])
+    bench.add_argument("--json", help="write the results to this file")
+    bench.add_argument("--sessions", default="1,10,100,200", help="relay: concurrent sessions to measure")
+    bench.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"voxgate: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,131 @@
+"""The interception chain: every message, in both directions, passes an ordered list of hooks.
+
+A hook is a plain async function ``hook(message) -> result``:
+
+- return the message (changed or not) to pass it on,
+- return ``None`` to drop it (say why with ``message.note``; drops are counted and logged),
+- return a ``Reply`` to answer the sender instead of forwarding.
+
+Hooks are grouped in stages that run in this order: ``validate``, ``record``, ``business``,
+``tools``, ``forward``. Users register business hooks::
+
+    @app.state.voxgate.chain.hook(direction="client")
+    async def no_swearing(message: Message) -> Message | None: ...
+
+The gateway's own validation, recording and tool steps are registered the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+from voxgate.protocol.realtime import JSON
+
+Direction = Literal["client", "upstream"]
+"""``client``: from the client towards the upstream; ``upstream``: from the upstream to the client."""
+
+Stage = Literal["validate", "record", "business", "tools", "forward"]
+STAGES: tuple[Stage, ...] = ("validate", "record", "business", "tools", "forward")
+
+
+@dataclass(slots=True)
+class Message:
+    direction: Direction
+    data: JSON
+    session: Any
+    """The ``GatewaySession`` the message belongs to (``voxgate.transports.bridge``)."""
+    raw: str | bytes | None = None
+    """The frame as received; forwarded as-is unless a hook changed ``data``."""
+    note: str = ""
+
+    @property
+    def type(self) -> str:
+        return str(self.data.get("type", ""))
+
+    def replace(self, data: JSON) -> Message:
+        """The same message with new content (the raw frame no longer matches, so it is dropped)."""
+        self.data = data
+        self.raw = None
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Answer the sender of the message with these events instead of forwarding it."""
+
+    events: Sequence[JSON]
+
+
+HookResult: TypeAlias = Message | Reply | None
+Hook = Callable[[Message], Awaitable[HookResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    stage: Stage
+    direction: Direction | None
+    types: frozenset[str] | None
+    hook: Hook
+    name: str
+
+
+@dataclass(slots=True)
+class InterceptionChain:
+    _entries: list[_Entry] = field(default_factory=list)
+    _plans: dict[tuple[Direction, str], tuple[Hook, ...]] = field(default_factory=dict)
+
+    def register(
+        self,
+        hook: Hook,
+        *,
+        stage: Stage = "business",
+        direction: Direction | None = None,
+        types: Sequence[str] | None = None,
+        name: str | None = None,
+    ) -> Hook:
+        """Add a hook; ``direction``/``types`` limit which messages reach it (None = all)."""
+        entry = _Entry(stage, direction, frozenset(types) if types else None, hook, name or hook.__name__)
+        self._entries.append(entry)
+        self._entries.sort(key=lambda e: STAGES.index(e.stage))  # stable: registration order within a stage
+        self._plans.clear()
+        return hook
+
+    def hook(
+        self,
+        *,
+        stage: Stage = "business",
+        direction: Direction | None = None,
+        types: Sequence[str] | None = None,
+    ) -> Callable[[Hook], Hook]:
+        def decorate(fn: Hook) -> Hook:
+            return self.register(fn, stage=stage, direction=direction, types=types)
+
+        return decorate
+
+    def names(self) -> list[str]:
+        return [f"{e.stage}:{e.name}" for e in self._entries]
+
+    def _plan(self, direction: Direction, kind: str) -> tuple[Hook, ...]:
+        # The hooks a (direction, type) pair reaches, computed once: the relay path stays a flat loop.
+        key = (direction, kind)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = tuple(
+                e.hook
+                for e in self._entries
+                if (e.direction is None or e.direction == direction) and (e.types is None or kind in e.types)
+            )
+            if len(self._plans) < 1024:  # types come from clients: never let them grow this without bound
+                self._plans[key] = plan
+        return plan
+
+    async def run(self, message: Message) -> HookResult:
+        result: HookResult = message
+        for hook in self._plan(message.direction, message.type):
+            result = await hook(message)
+            if not isinstance(result, Message):
+                return result
+            message = result
+        return result

@@ -1,0 +1,91 @@
+"""Running ASGI apps with uvicorn: the gateway itself, the embedded simulator, test and bench servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger("voxgate.serving")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket bound before the server starts, so port 0 yields a known free port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def uvicorn_config(
+    app: Any, *, max_message_bytes: int = 16 << 20, log_level: str = "warning"
+) -> uvicorn.Config:
+    # ws_max_size makes an oversize client frame end the socket with close code 1009, before it is read.
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        ws="websockets-sansio",
+        ws_max_size=max_message_bytes,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the process that hosts it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class BackgroundServer:
+    """A uvicorn server running as a task in the current event loop."""
+
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    host: str
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.http_url[4:]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(self.task, timeout=15)
+
+
+async def start_background_server(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, max_message_bytes: int = 16 << 20
+) -> BackgroundServer:
+    sock = bind_socket(host, port)
+    actual_port = sock.getsockname()[1]
+    config = uvicorn_config(app, max_message_bytes=max_message_bytes)
+    server = _QuietServer(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()  # surfaces the start-up error
+            raise RuntimeError("server stopped during start-up")
+        await asyncio.sleep(0.01)
+    return BackgroundServer(server, task, host, actual_port)

@@ -1,0 +1,475 @@
+"""One gateway session: a client socket, its upstream Realtime connection, and the relay between them.
+
+Every frame goes through the interception chain. The pure parts (conversation state, tool
+bookkeeping, dialect translation, validation) live in ``voxgate.protocol``; this module awaits
+sockets, starts tool tasks and reconnects the upstream.
+
+Failure answers:
+- a bad client frame gets a Realtime ``error`` event and the session stays open;
+- the upstream unreachable at connect: ``error`` ``upstream_unavailable`` then close 1011;
+- the upstream dropping mid-session: reconnect with backoff, restore the session and replay the
+  conversation, then ``voxgate.upstream.reconnected`` (custom-event doors only); client frames
+  sent meanwhile are queued, not lost;
+- the client leaving: the upstream is closed at once (sessions are billed while open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from voxgate.agents.profiles import GREETING_PREFIX, AgentProfile
+from voxgate.chain import InterceptionChain, Message, Reply
+from voxgate.protocol import dialect
+from voxgate.protocol.conversation import GATEWAY_EVENT_PREFIX, Conversation, RunTool, SendUpstream
+from voxgate.protocol.realtime import JSON, ProtocolError, decode_json_object, dumps, error_event, new_id
+from voxgate.transports.upstream import (
+    UpstreamClosed,
+    UpstreamConnection,
+    UpstreamConnector,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger("voxgate.session")
+
+Channel = Literal["web", "sdk", "phone"]
+
+
+class ClientPort(Protocol):
+    """The client side of a session, whatever the transport."""
+
+    async def send_text(self, text: str) -> None: ...
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class ToolRunner(Protocol):
+    """Runs server-side tools for a session (``voxgate.tools``)."""
+
+    async def run(self, session: GatewaySession, call: RunTool) -> str: ...
+
+
+@dataclass(slots=True)
+class SessionLimits:
+    max_messages_per_second: float = 200.0
+    max_session_seconds: float = 3600.0
+    reconnect_attempts: int = 4
+    reconnect_initial_delay: float = 0.25
+    reconnect_max_delay: float = 4.0
+    max_queued_while_reconnecting: int = 2000
+
+
+@dataclass(slots=True)
+class SessionStats:
+    started_at: float
+    frames_in: int = 0
+    frames_out: int = 0
+    errors_sent: int = 0
+    dropped_by_hooks: int = 0
+    upstream_reconnects: int = 0
+    tool_calls: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+class _TokenBucket:
+    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self.capacity = max(rate, 1.0)
+        self.tokens = self.capacity
+        self.clock = clock
+        self.stamp = clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class GatewaySession:
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        channel: Channel,
+        profile: AgentProfile,
+        client: ClientPort,
+        connector: UpstreamConnector,
+        chain: InterceptionChain,
+        tools: ToolRunner,
+        server_tools: frozenset[str],
+        initial_session: JSON,
+        beta: bool = False,
+        custom_events: bool = True,
+        limits: SessionLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        business_id: int | None = None,
+    ) -> None:
+        self.id = new_id("vgs_", 16)
+        self.client_id = client_id
+        self.channel = channel
+        self.profile = profile
+        self.client = client
+        self.connector = connector
+        self.chain = chain
+        self.tools = tools
+        self.beta = beta
+        self.custom_events = custom_events
+        self.limits = limits or SessionLimits()
+        self.clock = clock
+        self.business_id = business_id
+        self.conversation = Conversation(server_tools=server_tools)
+        self.stats = SessionStats(started_at=clock())
+        self.state: dict[str, Any] = {}  # per-session scratch for hooks and tools
+        self._initial_session = initial_session
+        self._upstream: UpstreamConnection | None = None
+        self._reconnecting = False
+        self._queued: deque[str] = deque()
+        self._suppress_items: set[str] = set()
+        self._suppress_session_events = 0
+        self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._bucket = _TokenBucket(self.limits.max_messages_per_second, clock)
+        self._send_lock = asyncio.Lock()
+
+    # -- life cycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect upstream and apply the agent profile; raises UpstreamUnavailable."""
+        self._upstream = await self.connector.connect()
+        await self._send_upstream_event(
+            {
+                "type": "session.update",
+                "event_id": self.conversation.next_event_id("profile"),
+                "session": self._initial_session,
+            }
+        )
+
+    async def greet(self) -> None:
+        """Have the agent speak first (phone calls)."""
+        await self._send_upstream_event(
+            {
+                "type": "response.create",
+                "event_id": self.conversation.next_event_id("greeting"),
+                "response": self.profile.greeting_response(),
+            }
+        )
+
+    async def say_out_of_band(self, line: str) -> None:
+        """Speak a line outside the conversation (a filler while a slow tool runs)."""
+        await self._send_upstream_event(
+            {
+                "type": "response.create",
+                "event_id": self.conversation.next_event_id("filler"),
+                "response": {
+                    "conversation": "none",
+                    "instructions": f'{GREETING_PREFIX}{line}"',
+                    "metadata": {"voxgate": "filler"},
+                },
+            }
+        )
+
+    async def run_upstream(self) -> None:
+        """Relay upstream events to the client until either side ends."""
+        while not self._closing:
+            upstream = self._upstream
+            if upstream is None:
+                return
+            try:
+                raw = await upstream.recv()
+            except UpstreamClosed as exc:
+                if self._closing:
+                    return
+                if exc.retryable and await self._reconnect(exc):
+                    continue
+                await self._fail(f"upstream_closed: {exc.code} {exc.reason}".strip(), exc)
+                return
+            await self.handle_upstream_frame(raw)
+
+    async def run_session_timer(self) -> None:
+        await asyncio.sleep(self.limits.max_session_seconds)
+        if self._closing:
+            return
+        await self.send_to_client(
+            error_event(
+                "session_expired",
+                f"The session reached its {self.limits.max_session_seconds:g} s limit.",
+                error_type="invalid_request_error",
+            )
+        )
+        await self.close(1000, "session length limit reached")
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if self._closing:
+            return
+        self._closing = True
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+        upstream, self._upstream = self._upstream, None
+        if upstream is not None:
+            await upstream.close()
+        with contextlib.suppress(Exception):  # the client may already be gone; closing is best effort
+            await self.client.close(code, reason)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
+    def spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- client -> upstream -------------------------------------------------------------------
+    async def handle_client_frame(self, frame: str | bytes) -> None:
+        self.stats.frames_in += 1
+        raw: str | bytes | None = frame
+        if not self._bucket.take():
+            await self.send_error(
+                ProtocolError(
+                    "rate_limit_exceeded",
+                    f"More than {self.limits.max_messages_per_second:g} messages per second; this one was "
+                    "not delivered. Slow down or batch audio into larger appends.",
+                )
+            )
+            return
+        try:
+            data = decode_json_object(frame)
+        except ProtocolError as exc:
+            await self.send_error(exc)
+            return
+        if self.beta and data["type"] not in ("get_token", "function_call"):
+            try:
+                data = dialect.beta_client_to_ga(data)
+            except ProtocolError as exc:
+                await self.send_error(exc)
+                return
+            raw = None  # translated: the raw frame no longer matches
+        result = await self.chain.run(Message("client", data, self, raw))
+        if isinstance(result, Reply):
+            for event in result.events:
+                await self.send_to_client(event)
+            return
+        if result is None:
+            self.stats.dropped_by_hooks += 1
+            return
+        if result.type == "session.update":
+            self.conversation.note_session_update(result.data.get("session") or {})
+        await self._forward_upstream(result.raw if isinstance(result.raw, str) else dumps(result.data))
+
+    async def _forward_upstream(self, text: str) -> None:
+        if self._reconnecting:
+            if len(self._queued) >= self.limits.max_queued_while_reconnecting:
+                await self.send_error(
+                    ProtocolError(
+                        "upstream_reconnecting",
+                        "The upstream is reconnecting and the queue is full; this message was not delivered.",
+                        error_type="server_error",
+                    )
+                )
+                return
+            self._queued.append(text)
+            return
+        upstream = self._upstream
+        if upstream is None:
+            return
+        try:
+            await upstream.send(text)
+        except UpstreamClosed:
+            # The receive loop sees the same close and reconnects; keep the message for the replay.
+            self._queued.append(text)
+
+    async def _send_upstream_event(self, event: JSON) -> None:
+        if event["type"] == "session.update":
+            self.conversation.note_session_update(event["session"])
+        await self._forward_upstream(dumps(event))
+
+    # -- upstream -> client -------------------------------------------------------------------
+    async def handle_upstream_frame(self, raw: bytes) -> None:
+        try:
+            data = decode_json_object(raw)
+        except ProtocolError:
+            log.warning("session %s: upstream sent a frame that is not a JSON event; ignored", self.id)
+            return
+        if self._suppressed(data):
+            self.conversation.on_server_event(data)
+            return
+        if self._is_own_harmless_error(data):
+            log.info(
+                "session %s: upstream declined %s (%s)",
+                self.id,
+                data["error"].get("event_id"),
+                data["error"].get("code"),
+            )
+            return
+        result = await self.chain.run(Message("upstream", data, self, raw))
+        if isinstance(result, Reply):
+            for event in result.events:
+                await self._send_upstream_event(event)
+            return
+        if result is None:
+            self.stats.dropped_by_hooks += 1
+            return
+        if self.beta:
+            for event in dialect.ga_server_to_beta(result.data):
+                await self._send_client_text(dumps(event))
+            return
+        raw_out = result.raw
+        text = (
+            raw_out.decode()
+            if isinstance(raw_out, bytes)
+            else raw_out
+            if raw_out is not None
+            else dumps(result.data)
+        )
+        await self._send_client_text(text)
+
+    def _suppressed(self, data: JSON) -> bool:
+        """Echoes of a reconnect's replay: the client saw these already."""
+        kind = data["type"]
+        if self._suppress_session_events and kind in ("session.created", "session.updated"):
+            self._suppress_session_events -= 1
+            return True
+        if self._suppress_items and kind in ("conversation.item.added", "conversation.item.done"):
+            item_id = data.get("item", {}).get("id")
+            if item_id in self._suppress_items:
+                if kind == "conversation.item.done":
+                    self._suppress_items.discard(item_id)
+                return True
+        return False
+
+    @staticmethod
+    def _is_own_harmless_error(data: JSON) -> bool:
+        # A continuation racing a VAD-created response is expected (protocol-reference 8.3).
+        if data["type"] != "error":
+            return False
+        error = data.get("error") or {}
+        event_id = error.get("event_id") or ""
+        return event_id.startswith(GATEWAY_EVENT_PREFIX) and error.get("code") in (
+            "conversation_already_has_active_response",
+            "response_cancel_not_active",
+        )
+
+    async def send_to_client(self, event: JSON) -> None:
+        if self.beta:
+            for translated in dialect.ga_server_to_beta(event):
+                await self._send_client_text(dumps(translated))
+        else:
+            await self._send_client_text(dumps(event))
+
+    async def send_custom(self, event: JSON) -> None:
+        """A voxgate event beside the Realtime protocol (not sent on the drop-in door)."""
+        if self.custom_events:
+            await self._send_client_text(dumps(event))
+
+    async def send_error(self, error: ProtocolError) -> None:
+        self.stats.errors_sent += 1
+        await self._send_client_text(dumps(error.to_event()))
+
+    async def _send_client_text(self, text: str) -> None:
+        if self._closing:
+            return
+        self.stats.frames_out += 1
+        await self.client.send_text(text)
+
+    # -- tools ----------------------------------------------------------------------------------
+    def execute(self, actions: list[RunTool | SendUpstream]) -> None:
+        for action in actions:
+            if isinstance(action, RunTool):
+                self.stats.tool_calls += 1
+                self.spawn(self._run_tool(action))
+            else:
+                self.spawn(self._send_upstream_event(action.event))
+
+    async def _run_tool(self, call: RunTool) -> None:
+        output = await self.tools.run(self, call)
+        for action in self.conversation.on_tool_output(call.response_id, call.call_id, output):
+            if isinstance(action, SendUpstream):
+                await self._send_upstream_event(action.event)
+
+    # -- upstream failures ------------------------------------------------------------------------
+    async def _reconnect(self, cause: UpstreamClosed) -> bool:
+        self._reconnecting = True
+        lost_response = self.conversation.forget_in_flight()
+        delay = self.limits.reconnect_initial_delay
+        log.warning("session %s: upstream dropped (%s %s); reconnecting", self.id, cause.code, cause.reason)
+        for attempt in range(1, self.limits.reconnect_attempts + 1):
+            await asyncio.sleep(delay)
+            if self._closing:
+                return False
+            try:
+                upstream = await self.connector.connect()
+            except UpstreamUnavailable as exc:
+                log.warning("session %s: reconnect attempt %d failed: %s", self.id, attempt, exc)
+                delay = min(delay * 2, self.limits.reconnect_max_delay)
+                continue
+            self._upstream = upstream
+            replay = self.conversation.replay_events()
+            self._suppress_session_events = 1 + sum(1 for e in replay if e["type"] == "session.update")
+            self._suppress_items = {
+                e["item"]["id"] for e in replay if e["type"] == "conversation.item.create"
+            }
+            try:
+                for event in replay:
+                    await upstream.send(dumps(event))
+                while self._queued:
+                    await upstream.send(self._queued[0])
+                    self._queued.popleft()
+            except UpstreamClosed:
+                continue
+            self._reconnecting = False
+            self.stats.upstream_reconnects += 1
+            log.info(
+                "session %s: upstream restored after %d attempt(s), %d items replayed",
+                self.id,
+                attempt,
+                len(self._suppress_items),
+            )
+            await self.send_custom(
+                {
+                    "type": "voxgate.upstream.reconnected",
+                    "attempts": attempt,
+                    "close_code": cause.code,
+                    "replayed_items": len(self._suppress_items),
+                    "interrupted_response_id": lost_response,
+                }
+            )
+            return True
+        self._reconnecting = False
+        return False
+
+    async def _fail(self, reason: str, cause: Exception | None = None) -> None:
+        log.warning("session %s: ending, %s", self.id, reason)
+        unsent = len(self._queued)
+        message = "The upstream Realtime connection was lost and could not be restored."
+        if unsent:
+            message += f" {unsent} message(s) sent meanwhile were not delivered."
+        await self.send_to_client(error_event("upstream_unavailable", message, error_type="server_error"))
+        await self.close(1011, reason[:120])
+
+    def summary(self) -> JSON:
+        return {
+            "session_id": self.id,
+            "client_id": self.client_id,
+            "channel": self.channel,
+            "agent": self.profile.name,
+            "dialect": "beta" if self.beta else "ga",
+            "upstream_session_id": self.conversation.upstream_session_id,
+            "age_seconds": round(self.clock() - self.stats.started_at, 3),
+            "frames_in": self.stats.frames_in,
+            "frames_out": self.stats.frames_out,
+            "items": len(self.conversation.items),
+            "responses": self.conversation.responses_seen,
+            "tool_calls": self.stats.tool_calls,
+            "upstream_reconnects": self.stats.upstream_reconnects,
+            "reconnecting": self._reconnecting,
+        }

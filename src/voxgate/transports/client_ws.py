@@ -1,0 +1,203 @@
+"""The gateway's WebSocket doors for browsers, apps and the official SDK.
+
+- ``/openai/realtime/{client_id}?agent=NAME``: the seed's door. First message
+  ``connection_established``, then the upstream's events; also accepts ``get_token`` and
+  ``function_call`` and sends ``voxgate.*`` notices.
+- ``/v1/realtime?model=..&agent=..``: the drop-in door. Pure Realtime protocol, so the official SDK
+  pointed at ``ws://HOST:PORT/v1`` works unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from voxgate.agents.profiles import AgentProfile, get_profile
+from voxgate.auth import authorize
+from voxgate.gateway import ClientIdInUse, Gateway
+from voxgate.protocol import dialect
+from voxgate.protocol.realtime import dumps, error_event, new_id
+from voxgate.transports.bridge import Channel, GatewaySession
+from voxgate.transports.upstream import UpstreamUnavailable
+
+log = logging.getLogger("voxgate.client")
+
+router = APIRouter()
+
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL = 1011
+CLOSE_AUTH = 3000  # what OpenAI uses after invalid_api_key (protocol-reference 2.5)
+
+
+class StarletteClient:
+    """``ClientPort`` over a Starlette WebSocket; sends after the client left are dropped quietly."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.gone = False
+
+    async def send_text(self, text: str) -> None:
+        if self.gone:
+            return
+        try:
+            await self.websocket.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.gone = True
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.gone or self.websocket.application_state != WebSocketState.CONNECTED:
+            return
+        self.gone = True
+        with contextlib.suppress(RuntimeError, OSError):
+            await self.websocket.close(code=code, reason=reason[:120])
+
+
+async def _refuse(
+    websocket: WebSocket, code: str, message: str, close_code: int, subprotocol: str | None
+) -> None:
+    await websocket.accept(subprotocol=subprotocol)
+    await websocket.send_text(dumps(error_event(code, message)))
+    await websocket.close(code=close_code, reason=f"{code}: {message}"[:120])
+
+
+def _gateway(websocket: WebSocket) -> Gateway:
+    gateway: Gateway = websocket.app.state.gateway
+    return gateway
+
+
+async def _admit(websocket: WebSocket, gateway: Gateway, *, auth_close: int) -> str | bool | None:
+    """Check the client key; returns the subprotocol to accept, or False after refusing."""
+    decision = authorize(
+        keys=gateway.settings.client_keys,
+        headers=websocket.headers,
+        query=websocket.query_params,
+        subprotocols=websocket.scope.get("subprotocols", []),
+        client_host=websocket.client.host if websocket.client else None,
+    )
+    if not decision.ok:
+        code = "invalid_api_key" if auth_close == CLOSE_AUTH else "unauthorized"
+        log.info("refused a client from %s: %s", websocket.client, decision.reason)
+        await _refuse(websocket, code, decision.reason, auth_close, decision.subprotocol)
+        return False
+    return decision.subprotocol
+
+
+def _profile(gateway: Gateway, websocket: WebSocket) -> AgentProfile | None:
+    name = websocket.query_params.get("agent") or gateway.settings.default_agent
+    return get_profile(name)
+
+
+@router.websocket("/openai/realtime/{client_id}")
+async def seed_door(websocket: WebSocket, client_id: str) -> None:
+    await _serve(websocket, client_id=client_id, channel="web", custom_events=True, auth_close=CLOSE_POLICY)
+
+
+@router.websocket("/v1/realtime")
+async def dropin_door(websocket: WebSocket) -> None:
+    client_id = websocket.query_params.get("client_id") or new_id("sdk_", 12)
+    await _serve(websocket, client_id=client_id, channel="sdk", custom_events=False, auth_close=CLOSE_AUTH)
+
+
+async def _serve(
+    websocket: WebSocket, *, client_id: str, channel: Channel, custom_events: bool, auth_close: int
+) -> None:
+    gateway = _gateway(websocket)
+    subprotocol = await _admit(websocket, gateway, auth_close=auth_close)
+    if subprotocol is False:
+        return
+    accepted = subprotocol if isinstance(subprotocol, str) else None
+    profile = _profile(gateway, websocket)
+    if profile is None:
+        await _refuse(
+            websocket,
+            "unknown_agent",
+            f"No agent named '{websocket.query_params.get('agent')}'.",
+            CLOSE_POLICY,
+            accepted,
+        )
+        return
+    beta = dialect.wants_beta(websocket.headers, websocket.query_params) or dialect.wants_beta_subprotocol(
+        websocket.scope.get("subprotocols", [])
+    )
+    client = StarletteClient(websocket)
+    try:
+        session = gateway.new_session(
+            client_id=client_id,
+            channel=channel,
+            profile=profile,
+            client=client,
+            beta=beta,
+            custom_events=custom_events,
+        )
+    except ClientIdInUse:
+        await _refuse(
+            websocket,
+            "client_id_in_use",
+            f"Client id '{client_id}' already has an open session; close it or use another id.",
+            CLOSE_POLICY,
+            accepted,
+        )
+        return
+    await websocket.accept(subprotocol=accepted)
+    try:
+        await _run(websocket, gateway, session, client)
+    finally:
+        await session.close(1000, "session closed")
+        gateway.end_session(session)
+        log.info(
+            "session %s ended: client %s, %d frames in, %d out",
+            session.id,
+            client_id,
+            session.stats.frames_in,
+            session.stats.frames_out,
+        )
+
+
+async def _run(
+    websocket: WebSocket, gateway: Gateway, session: GatewaySession, client: StarletteClient
+) -> None:
+    try:
+        await session.open()
+    except UpstreamUnavailable as exc:
+        log.warning("session %s: upstream unavailable: %s", session.id, exc)
+        await client.send_text(
+            dumps(error_event("upstream_unavailable", str(exc), error_type="server_error"))
+        )
+        await client.close(CLOSE_INTERNAL, "upstream_unavailable")
+        return
+    log.info(
+        "session %s started: client %s, agent %s, %s dialect, via %s",
+        session.id,
+        session.client_id,
+        session.profile.name,
+        "beta" if session.beta else "GA",
+        gateway.connector.description,
+    )
+    await session.send_custom(
+        {
+            "type": "connection_established",
+            "client_id": session.client_id,
+            "session_id": session.id,
+            "openai_connected": True,
+            "agent": session.profile.name,
+            "backend": gateway.connector.backend,
+            "model": gateway.connector.model,
+            "protocol": "beta" if session.beta else "ga",
+        }
+    )
+    session.spawn(session.run_upstream())
+    session.spawn(session.run_session_timer())
+    while not session.closed:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        frame = message.get("text")
+        if frame is None:
+            frame = message.get("bytes") or b""
+        await session.handle_client_frame(frame)
