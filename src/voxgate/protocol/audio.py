@@ -103,6 +103,61 @@ class StreamingResampler:
         out = self._stream.resample_chunk(samples, last=last)
         return bytes(np.asarray(out, dtype=np.int16).tobytes())
 
+    def reset(self) -> None:
+        """Forget the filter state (and a finished stream), ready for an unrelated stream."""
+        self._stream.clear()
+
+
+class StreamConverter:
+    """Converts a stream of audio chunks from one Realtime format to another.
+
+    State is kept between chunks (the resampler's filter memory, half a 16-bit sample split across
+    two chunks), so a stream cut at arbitrary points converts exactly as if it came in one piece.
+    Equal formats pass bytes through untouched.
+    """
+
+    def __init__(self, source: AudioFormat, target: AudioFormat, quality: str = "HQ") -> None:
+        self.source = source
+        self.target = target
+        self.passthrough = source == target
+        rate_in, rate_out = SAMPLE_RATE[source], SAMPLE_RATE[target]
+        self._resampler = (
+            StreamingResampler(rate_in, rate_out, quality)
+            if rate_in != rate_out and not self.passthrough
+            else None
+        )
+        self._odd = b""
+
+    def process(self, data: bytes) -> bytes:
+        if self.passthrough:
+            return data
+        if self.source == "audio/pcm":
+            if self._odd:
+                data = self._odd + data
+                self._odd = b""
+            if len(data) % 2:
+                self._odd = data[-1:]
+                data = data[:-1]
+        pcm = decode_to_pcm16(data, self.source)
+        if self._resampler is not None:
+            pcm = self._resampler.process(pcm)
+        return encode_from_pcm16(pcm, self.target) if pcm else b""
+
+    def flush(self) -> bytes:
+        """End of the stream: what the resampler still holds. The converter is then ready for a new one."""
+        self._odd = b""
+        if self._resampler is None:
+            return b""
+        pcm = self._resampler.process(b"", last=True)
+        self._resampler.reset()
+        return encode_from_pcm16(pcm, self.target) if pcm else b""
+
+    def reset(self) -> None:
+        """Drop whatever is buffered (audio that will never be played)."""
+        self._odd = b""
+        if self._resampler is not None:
+            self._resampler.reset()
+
 
 @dataclass(slots=True)
 class FrameSplitter:
