@@ -1,0 +1,242 @@
+"""``voxgate bench relay``: what the gateway adds on the relay path, next to a bare relay, in one run.
+
+Three child processes on loopback: the simulator, voxgate (``serve`` with the simulator as its
+upstream) and a bare ``websockets`` relay in front of the same simulator. For each session count the
+load generator (this process) opens N sessions through each relay in turn; every session appends
+20 ms of audio 50 times a second, asks for a spoken answer once a second (so audio deltas flow back)
+and sends a probe (``input_audio_buffer.clear``, answered by ``input_audio_buffer.cleared``) ten times
+a second. The probe's round trip, measured through each relay, gives the latency the gateway adds;
+the relays' CPU time over the steady window gives CPU per session-second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import random
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from voxgate.bench.procs import Child, free_port, start_child
+from voxgate.bench.report import percentile, table, write_json
+
+APPEND = orjson.dumps(
+    {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(960)).decode()}
+).decode()  # 20 ms of PCM16 24 kHz silence
+PROBE = orjson.dumps({"type": "input_audio_buffer.clear"}).decode()
+SPEAK = orjson.dumps(
+    {"type": "response.create", "response": {"instructions": 'Say exactly: "One moment please."'}}
+).decode()
+QUIET_SESSION = orjson.dumps(
+    {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}}
+).decode()
+
+
+@dataclass
+class LoadResult:
+    rtts_ms: list[float] = field(default_factory=list)
+    audio_deltas: int = 0
+    audio_bytes: int = 0
+    errors: int = 0
+    failed_sessions: int = 0
+
+
+class _Session:
+    def __init__(self, ws: ClientConnection, result: LoadResult) -> None:
+        self.ws = ws
+        self.result = result
+        self.probes: deque[float] = deque()
+        self.responding = False
+        self.measuring = False
+
+    async def receive(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self.ws:
+                now = time.perf_counter()
+                kind = orjson.loads(raw)["type"]
+                if kind == "input_audio_buffer.cleared":
+                    sent = self.probes.popleft()
+                    if self.measuring:
+                        self.result.rtts_ms.append((now - sent) * 1000)
+                elif kind == "response.output_audio.delta" and self.measuring:
+                    self.result.audio_deltas += 1
+                    self.result.audio_bytes += len(raw)
+                elif kind == "response.done":
+                    self.responding = False
+                elif kind == "error" and self.measuring:
+                    self.result.errors += 1
+
+    async def send_load(self, until: float) -> None:
+        tick = 0
+        next_at = time.perf_counter() + random.random() * 0.02  # spread sessions over the 20 ms frame
+        while next_at < until:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            await self.ws.send(APPEND)
+            if tick % 5 == 0:
+                self.probes.append(time.perf_counter())
+                await self.ws.send(PROBE)
+            if tick % 50 == 0 and not self.responding:
+                self.responding = True
+                await self.ws.send(SPEAK)
+            tick += 1
+            next_at += 0.02
+
+
+async def _open(url: str, result: LoadResult) -> _Session | None:
+    try:
+        ws = await connect(url, max_size=None, compression=None, open_timeout=30)
+        while orjson.loads(await ws.recv())["type"] != "session.created":
+            pass
+        await ws.send(QUIET_SESSION)
+        while True:
+            event = orjson.loads(await ws.recv())
+            if (
+                event["type"] == "session.updated"
+                and event["session"]["audio"]["input"]["turn_detection"] is None
+            ):
+                break
+        return _Session(ws, result)
+    except (OSError, ConnectionClosed, TimeoutError):
+        result.failed_sessions += 1
+        return None
+
+
+async def run_load(url: str, sessions: int, seconds: float, relay: Child) -> dict[str, Any]:
+    result = LoadResult()
+    opened = await asyncio.gather(*(_open(url, result) for _ in range(sessions)))
+    live = [s for s in opened if s is not None]
+    warmup = 1.0
+    start = time.perf_counter()
+    until = start + warmup + seconds
+    receivers = [asyncio.create_task(s.receive()) for s in live]
+    senders = [asyncio.create_task(s.send_load(until)) for s in live]
+    await asyncio.sleep(warmup)
+    for session in live:
+        session.measuring = True
+    cpu_before, wall_before = relay.cpu_seconds(), time.perf_counter()
+    await asyncio.gather(*senders, return_exceptions=True)
+    cpu_used, wall = relay.cpu_seconds() - cpu_before, time.perf_counter() - wall_before
+    for session in live:
+        session.measuring = False
+        await session.ws.close()
+    await asyncio.gather(*receivers, return_exceptions=True)
+    session_seconds = max(len(live), 1) * wall
+    return {
+        "sessions": sessions,
+        "failed_sessions": result.failed_sessions,
+        "probes": len(result.rtts_ms),
+        "rtt_p50_ms": percentile(result.rtts_ms, 50),
+        "rtt_p99_ms": percentile(result.rtts_ms, 99),
+        "audio_deltas_per_session_s": result.audio_deltas / session_seconds,
+        "errors": result.errors,
+        "cpu_seconds": cpu_used,
+        "cpu_ms_per_session_s": cpu_used * 1000 / session_seconds,
+        "cpu_share_of_one_core": cpu_used / wall,
+    }
+
+
+async def main(args: argparse.Namespace) -> int:
+    counts = [int(part) for part in str(args.sessions).split(",") if part.strip()]
+    with tempfile.TemporaryDirectory() as scratch:
+        sim_port, gw_port, bare_port = free_port(), free_port(), free_port()
+        simulator = await start_child(
+            "simulator", ["-m", "voxgate", "simulator", "--port", str(sim_port)], sim_port
+        )
+        children = [simulator]
+        try:
+            gateway = await start_child(
+                "voxgate",
+                ["-m", "voxgate", "serve", "--port", str(gw_port), "--backend", "simulator"],
+                gw_port,
+                env={
+                    "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
+                    "VOXGATE_MAX_MESSAGES_PER_SECOND": "1000",
+                    "VOXGATE_LOG_LEVEL": "WARNING",
+                    "DATABASE_URL": f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}",
+                },
+            )
+            children.append(gateway)
+            bare = await start_child(
+                "bare relay",
+                [
+                    "-m",
+                    "voxgate.bench.bare_relay",
+                    "--port",
+                    str(bare_port),
+                    "--upstream",
+                    f"ws://127.0.0.1:{sim_port}/v1/realtime?model=gpt-realtime",
+                ],
+                bare_port,
+            )
+            children.append(bare)
+            rows: list[dict[str, Any]] = []
+            for count in counts:
+                base = await run_load(f"ws://127.0.0.1:{bare_port}", count, args.seconds, bare)
+                gate = await run_load(f"ws://127.0.0.1:{gw_port}/v1/realtime", count, args.seconds, gateway)
+                rows.append(_compare(base, gate))
+                print(f"  measured {count} sessions", flush=True)
+        finally:
+            for child in reversed(children):
+                child.stop()
+    print(_format(rows))
+    if args.json:
+        write_json(args.json, {"benchmark": "relay", "seconds": args.seconds, "rows": rows})
+    return 0
+
+
+def _compare(base: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "sessions": base["sessions"],
+        "bare": base,
+        "voxgate": gate,
+        "added_p50_ms": gate["rtt_p50_ms"] - base["rtt_p50_ms"],
+        "added_p99_ms": gate["rtt_p99_ms"] - base["rtt_p99_ms"],
+        "cpu_ratio": gate["cpu_ms_per_session_s"] / base["cpu_ms_per_session_s"]
+        if base["cpu_ms_per_session_s"]
+        else float("nan"),
+    }
+
+
+def _format(rows: list[dict[str, Any]]) -> str:
+    headers = [
+        "sessions",
+        "bare p50 ms",
+        "bare p99 ms",
+        "voxgate p50 ms",
+        "voxgate p99 ms",
+        "added p99 ms",
+        "bare CPU ms/s·s",
+        "voxgate CPU ms/s·s",
+        "CPU ratio",
+        "errors",
+        "failed",
+    ]
+    body = [
+        [
+            r["sessions"],
+            r["bare"]["rtt_p50_ms"],
+            r["bare"]["rtt_p99_ms"],
+            r["voxgate"]["rtt_p50_ms"],
+            r["voxgate"]["rtt_p99_ms"],
+            r["added_p99_ms"],
+            r["bare"]["cpu_ms_per_session_s"],
+            r["voxgate"]["cpu_ms_per_session_s"],
+            r["cpu_ratio"],
+            r["bare"]["errors"] + r["voxgate"]["errors"],
+            r["bare"]["failed_sessions"] + r["voxgate"]["failed_sessions"],
+        ]
+        for r in rows
+    ]
+    return "relay benchmark: round trip of a probe through each relay, CPU per session-second\n" + table(
+        headers, body
+    )
