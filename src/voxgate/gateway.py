@@ -110,11 +110,9 @@ class Gateway:
 
     async def run(self, session: GatewaySession, call: RunTool) -> str:
         """Run a model-requested tool; saying a filler line if it is slow. Returns the output JSON."""
-        work = asyncio.ensure_future(
-            self.registry.call(
-                call.name, call.arguments, self.tool_context(session), allowed=session.conversation.server_tools
-            )
-        )
+        context = self.tool_context(session)
+        allowed = session.conversation.server_tools
+        work = asyncio.ensure_future(self.registry.call(call.name, call.arguments, context, allowed=allowed))
         filler = self.registry.filler(call.name, session.profile.language)
         if filler is not None:
             done, _ = await asyncio.wait({work}, timeout=filler.after_s)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from voxgate.agents.profiles import PROFILES, AgentProfile, get_profile
 from voxgate.auth import authorize, key_matches, presented_key
@@ -160,3 +160,23 @@ async def test_client() -> HTMLResponse:
     """The browser test client."""
     page = resources.files("voxgate.web").joinpath("client.html").read_text(encoding="utf-8")
     return HTMLResponse(page)
+
+
+CLIENT_ASSET_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+
+@router.get("/openai/client/{asset}")
+async def test_client_asset(asset: str) -> Response:
+    """The test client's static files (scripts, styles), from the ``voxgate.web`` package."""
+    suffix = asset[asset.rfind(".") :] if "." in asset else ""
+    media_type = CLIENT_ASSET_TYPES.get(suffix)
+    safe = media_type is not None and not asset.startswith(".") and "/" not in asset and "\\" not in asset
+    file = resources.files("voxgate.web").joinpath(asset) if safe else None
+    if media_type is None or file is None or not file.is_file():
+        raise HTTPException(status_code=404, detail=f"no client asset named '{asset}'")
+    return Response(file.read_bytes(), media_type=media_type, headers={"Cache-Control": "no-cache"})

@@ -42,9 +42,14 @@ Channel = Literal["web", "sdk", "phone"]
 
 
 class ClientPort(Protocol):
-    """The client side of a session, whatever the transport."""
+    """The client side of a session, whatever the transport.
 
-    async def send_text(self, text: str) -> None: ...
+    ``deliver`` gets every event meant for the client: upstream events that passed the chain (with
+    their raw frame when unchanged, so it can be forwarded untouched) and the gateway's own events.
+    A WebSocket client serialises (or translates) it; a phone call feeds its playout state machine.
+    """
+
+    async def deliver(self, event: JSON, raw: str | bytes | None) -> None: ...
     async def close(self, code: int, reason: str) -> None: ...
 
 
@@ -254,6 +259,10 @@ class GatewaySession:
                 await self.send_error(exc)
                 return
             raw = None  # translated: the raw frame no longer matches
+        await self.submit_client_event(data, raw)
+
+    async def submit_client_event(self, data: JSON, raw: str | bytes | None = None) -> None:
+        """A client event (from the socket, or made by a transport like the phone bridge): chain, forward."""
         result = await self.chain.run(Message("client", data, self, raw))
         if isinstance(result, Reply):
             for event in result.events:
@@ -319,19 +328,7 @@ class GatewaySession:
         if result is None:
             self.stats.dropped_by_hooks += 1
             return
-        if self.beta:
-            for event in dialect.ga_server_to_beta(result.data):
-                await self._send_client_text(dumps(event))
-            return
-        raw_out = result.raw
-        text = (
-            raw_out.decode()
-            if isinstance(raw_out, bytes)
-            else raw_out
-            if raw_out is not None
-            else dumps(result.data)
-        )
-        await self._send_client_text(text)
+        await self._deliver(result.data, result.raw)
 
     def _suppressed(self, data: JSON) -> bool:
         """Echoes of a reconnect's replay: the client saw these already."""
@@ -360,26 +357,22 @@ class GatewaySession:
         )
 
     async def send_to_client(self, event: JSON) -> None:
-        if self.beta:
-            for translated in dialect.ga_server_to_beta(event):
-                await self._send_client_text(dumps(translated))
-        else:
-            await self._send_client_text(dumps(event))
+        await self._deliver(event, None)
 
     async def send_custom(self, event: JSON) -> None:
         """A voxgate event beside the Realtime protocol (not sent on the drop-in door)."""
         if self.custom_events:
-            await self._send_client_text(dumps(event))
+            await self._deliver(event, None)
 
     async def send_error(self, error: ProtocolError) -> None:
         self.stats.errors_sent += 1
-        await self._send_client_text(dumps(error.to_event()))
+        await self._deliver(error.to_event(), None)
 
-    async def _send_client_text(self, text: str) -> None:
+    async def _deliver(self, event: JSON, raw: str | bytes | None) -> None:
         if self._closing:
             return
         self.stats.frames_out += 1
-        await self.client.send_text(text)
+        await self.client.deliver(event, raw)
 
     # -- tools ----------------------------------------------------------------------------------
     def execute(self, actions: list[RunTool | SendUpstream]) -> None:

@@ -19,7 +19,7 @@ from voxgate.agents.profiles import AgentProfile, get_profile
 from voxgate.auth import authorize
 from voxgate.gateway import ClientIdInUse, Gateway
 from voxgate.protocol import dialect
-from voxgate.protocol.realtime import dumps, error_event, new_id
+from voxgate.protocol.realtime import JSON, dumps, error_event, new_id
 from voxgate.transports.bridge import Channel, GatewaySession
 from voxgate.transports.upstream import UpstreamUnavailable
 
@@ -33,11 +33,24 @@ CLOSE_AUTH = 3000  # what OpenAI uses after invalid_api_key (protocol-reference 
 
 
 class StarletteClient:
-    """``ClientPort`` over a Starlette WebSocket; sends after the client left are dropped quietly."""
+    """``ClientPort`` over a Starlette WebSocket; sends after the client left are dropped quietly.
 
-    def __init__(self, websocket: WebSocket) -> None:
+    Unchanged upstream frames are forwarded as received; a beta client gets every event translated.
+    """
+
+    def __init__(self, websocket: WebSocket, *, beta: bool = False) -> None:
         self.websocket = websocket
+        self.beta = beta
         self.gone = False
+
+    async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
+        if self.beta:
+            for translated in dialect.ga_server_to_beta(event):
+                await self.send_text(dumps(translated))
+        elif raw is not None:
+            await self.send_text(raw.decode() if isinstance(raw, bytes) else raw)
+        else:
+            await self.send_text(dumps(event))
 
     async def send_text(self, text: str) -> None:
         if self.gone:
@@ -122,7 +135,7 @@ async def _serve(
     beta = dialect.wants_beta(websocket.headers, websocket.query_params) or dialect.wants_beta_subprotocol(
         websocket.scope.get("subprotocols", [])
     )
-    client = StarletteClient(websocket)
+    client = StarletteClient(websocket, beta=beta)
     try:
         session = gateway.new_session(
             client_id=client_id,
