@@ -1,0 +1,304 @@
+"""How each record becomes SQL, inside a transaction the writer opens.
+
+Every statement is idempotent (insert-or-ignore on the record's natural key, or an upsert), so a batch
+written twice — a commit whose acknowledgement was lost, a journal replayed after a crash — leaves the
+database as if it had been written once. Records are applied in the order given; consecutive records of
+the frequent kinds (events, transcripts, tool calls, usage) share one multi-row statement.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, Table, false, func, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from voxgate.store.models import Call, Event, Recording, Session, ToolCall, Transcript, Usage
+from voxgate.store.records import (
+    CallRecord,
+    CallStatus,
+    EventRecord,
+    Record,
+    RecordingRecord,
+    SessionEnded,
+    SessionStarted,
+    ToolCallRecord,
+    TranscriptRecord,
+    TranscriptTruncated,
+    UsageRecord,
+)
+
+# Twilio's final call statuses, and those among them that mean nobody was served.
+FINAL_CALL_STATUSES: Final = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+FAILED_CALL_STATUSES: Final = frozenset({"busy", "failed", "no-answer", "canceled"})
+
+_MICRO: Final = Decimal("0.000001")
+
+Upsert = postgresql.Insert | sqlite.Insert
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Upsert:
+    """``INSERT`` with ``ON CONFLICT`` support: both dialects spell it the same way in SQLAlchemy."""
+    target: Table = table.__table__
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(target)
+    return sqlite.insert(target)
+
+
+def _clip(value: str | None, column: ColumnElement[Any]) -> str | None:
+    """Cut descriptive text to its column: one odd client id must not cost a session all its records.
+
+    (Keys are never cut: a key that does not fit is a bug, and the record is refused and kept.)
+    """
+    length = getattr(column.type, "length", None)
+    return value[:length] if value is not None and length and len(value) > length else value
+
+
+def _usd(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(_MICRO)
+
+
+async def apply_records(conn: AsyncConnection, records: Sequence[Record]) -> None:
+    """Write ``records`` in order on ``conn`` (the caller owns the transaction)."""
+    for kind, group in itertools.groupby(records, key=type):
+        await _HANDLERS[kind](conn, list(group))
+
+
+async def _sessions_started(conn: AsyncConnection, records: list[SessionStarted]) -> None:
+    sessions = Session.__table__
+    rows = [
+        {
+            "id": r.session_id,
+            "channel": r.channel,
+            "agent": _clip(r.agent, sessions.c.agent),
+            "business_id": r.business_id,
+            "client_id": _clip(r.client_id, sessions.c.client_id),
+            "caller": _clip(r.caller, sessions.c.caller),
+            "started_at": r.started_at,
+            "upstream_model": _clip(r.upstream_model, sessions.c.upstream_model),
+            "backend": _clip(r.backend, sessions.c.backend),
+        }
+        for r in records
+    ]
+    await conn.execute(_insert(conn, Session).on_conflict_do_nothing(index_elements=["id"]), rows)
+
+
+async def _sessions_ended(conn: AsyncConnection, records: list[SessionEnded]) -> None:
+    for r in records:
+        await conn.execute(
+            update(Session)
+            .where(Session.id == r.session_id)
+            .values(
+                ended_at=r.ended_at,
+                end_reason=_clip(r.end_reason, Session.__table__.c.end_reason),
+                events_in=r.events_in,
+                events_out=r.events_out,
+                tool_call_count=r.tool_call_count,
+                barge_ins=r.barge_ins,
+                input_tokens=r.input_tokens,
+                output_tokens=r.output_tokens,
+                cost_usd=_usd(r.cost_usd),
+            )
+        )
+
+
+async def _events(conn: AsyncConnection, records: list[EventRecord]) -> None:
+    rows = [
+        {
+            "session_id": r.session_id,
+            "seq": r.seq,
+            "direction": r.direction,
+            "type": _clip(r.type, Event.__table__.c.type),
+            "payload": r.payload,
+            "at": r.at,
+        }
+        for r in records
+    ]
+    stmt = _insert(conn, Event).on_conflict_do_nothing(index_elements=["session_id", "seq"])
+    await conn.execute(stmt, rows)
+
+
+async def _transcripts(conn: AsyncConnection, records: list[TranscriptRecord]) -> None:
+    rows = [
+        {
+            "session_id": r.session_id,
+            "item_id": r.item_id,
+            "role": r.role,
+            "text": r.text,
+            "seq": r.seq,
+            "truncated": False,
+            "at": r.at,
+        }
+        for r in records
+    ]
+    ins = _insert(conn, Transcript)
+    # A later transcript of the same item replaces the text, but never what a truncation recorded.
+    stmt = ins.on_conflict_do_update(
+        index_elements=["session_id", "item_id"],
+        set_={"text": ins.excluded.text, "at": ins.excluded.at},
+        where=Transcript.truncated == false(),
+    )
+    await conn.execute(stmt, rows)
+
+
+async def _truncations(conn: AsyncConnection, records: list[TranscriptTruncated]) -> None:
+    for r in records:
+        ins = _insert(conn, Transcript).values(
+            session_id=r.session_id,
+            item_id=r.item_id,
+            role=r.role,
+            text=r.text,
+            seq=r.seq,
+            truncated=True,
+            audio_end_ms=r.audio_end_ms,
+            at=r.at,
+        )
+        stmt = ins.on_conflict_do_update(
+            index_elements=["session_id", "item_id"],
+            set_={"text": ins.excluded.text, "truncated": true(), "audio_end_ms": ins.excluded.audio_end_ms},
+        )
+        await conn.execute(stmt)
+
+
+async def _tool_calls(conn: AsyncConnection, records: list[ToolCallRecord]) -> None:
+    rows = [
+        {
+            "session_id": r.session_id,
+            "call_id": r.call_id,
+            "name": r.name,
+            "arguments": r.arguments,
+            "result": r.result,
+            "ok": r.ok,
+            "error": r.error,
+            "duration_ms": Decimal(repr(float(r.duration_ms))).quantize(Decimal("0.001")),
+            "at": r.at,
+        }
+        for r in records
+    ]
+    stmt = _insert(conn, ToolCall).on_conflict_do_nothing(index_elements=["session_id", "call_id"])
+    await conn.execute(stmt, rows)
+
+
+async def _usage(conn: AsyncConnection, records: list[UsageRecord]) -> None:
+    rows = [
+        {
+            "session_id": r.session_id,
+            "response_id": r.response_id,
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+            "cached_tokens": r.cached_tokens,
+            "input_text_tokens": r.input_text_tokens,
+            "input_audio_tokens": r.input_audio_tokens,
+            "output_text_tokens": r.output_text_tokens,
+            "output_audio_tokens": r.output_audio_tokens,
+            "cost_usd": _usd(r.cost_usd),
+            "at": r.at,
+        }
+        for r in records
+    ]
+    stmt = _insert(conn, Usage).on_conflict_do_nothing(index_elements=["session_id", "response_id"])
+    await conn.execute(stmt, rows)
+
+
+_CALL_FIELDS: Final = (
+    "session_id",
+    "business_id",
+    "from_number",
+    "to_number",
+    "status",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "outcome",
+)
+
+
+async def _calls(conn: AsyncConnection, records: list[CallRecord]) -> None:
+    for r in records:
+        values = {name: getattr(r, name) for name in _CALL_FIELDS}
+        for name in ("from_number", "to_number", "status"):
+            values[name] = _clip(values[name], Call.__table__.c[name])
+        ins = _insert(conn, Call).values(call_sid=r.call_sid, status_history=[], **values)
+        # Merge: what this record knows replaces the stored value; what it leaves None stays.
+        merged = {
+            name: func.coalesce(ins.excluded[name], Call.__table__.c[name])
+            for name, value in values.items()
+            if value is not None
+        }
+        stmt = (
+            ins.on_conflict_do_update(index_elements=["call_sid"], set_=merged)
+            if merged
+            else ins.on_conflict_do_nothing(index_elements=["call_sid"])
+        )
+        await conn.execute(stmt)
+
+
+async def _call_statuses(conn: AsyncConnection, records: list[CallStatus]) -> None:
+    for r in records:
+        await conn.execute(
+            _insert(conn, Call)
+            .values(call_sid=r.call_sid, status_history=[])
+            .on_conflict_do_nothing(index_elements=["call_sid"])
+        )
+        # FOR UPDATE (PostgreSQL; SQLite already holds the write lock): another gateway process may
+        # append to the same history.
+        row = (
+            await conn.execute(
+                select(Call.status_history, Call.started_at, Call.ended_at, Call.outcome)
+                .where(Call.call_sid == r.call_sid)
+                .with_for_update()
+            )
+        ).one()
+        entry = {"status": r.status, "at": r.at.isoformat(), **r.details}
+        history = list(row.status_history or [])
+        if entry in history:  # a replay: this report is already there
+            continue
+        values: dict[str, Any] = {
+            "status": _clip(r.status, Call.__table__.c.status),
+            "status_history": [*history, entry],
+        }
+        if row.started_at is None:
+            values["started_at"] = r.at
+        if r.duration_s is not None:
+            values["duration_s"] = r.duration_s
+        if r.status in FINAL_CALL_STATUSES and row.ended_at is None:
+            values["ended_at"] = r.at
+        if r.status in FAILED_CALL_STATUSES and row.outcome is None:
+            values["outcome"] = "failed"
+        await conn.execute(update(Call).where(Call.call_sid == r.call_sid).values(**values))
+
+
+async def _recordings(conn: AsyncConnection, records: list[RecordingRecord]) -> None:
+    rows = [
+        {
+            "session_id": r.session_id,
+            "item_id": r.item_id,
+            "role": _clip(r.role, Recording.__table__.c.role),
+            "path": r.path,
+            "duration_ms": r.duration_ms,
+            "at": r.at,
+        }
+        for r in records
+    ]
+    stmt = _insert(conn, Recording).on_conflict_do_nothing(index_elements=["session_id", "item_id"])
+    await conn.execute(stmt, rows)
+
+
+Handler = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
+
+_HANDLERS: Final[dict[type[Record], Handler]] = {
+    SessionStarted: _sessions_started,
+    SessionEnded: _sessions_ended,
+    EventRecord: _events,
+    TranscriptRecord: _transcripts,
+    TranscriptTruncated: _truncations,
+    ToolCallRecord: _tool_calls,
+    UsageRecord: _usage,
+    CallRecord: _calls,
+    CallStatus: _call_statuses,
+    RecordingRecord: _recordings,
+}
