@@ -15,13 +15,19 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from voxgate import __version__
+from voxgate.database import open_database
 from voxgate.gateway import Gateway
 from voxgate.routes import router as rest_router
 from voxgate.serving import start_background_server
 from voxgate.settings import Settings
 from voxgate.tools.defaults import default_registry
 from voxgate.tools.registry import ToolRegistry
+from voxgate.transports.calls_api import router as calls_router
 from voxgate.transports.client_ws import router as client_router
+from voxgate.transports.phone_line import PhoneLine
+from voxgate.transports.twilio_http import router as twilio_http_router
+from voxgate.transports.twilio_rest import TwilioRest
+from voxgate.transports.twilio_ws import router as twilio_ws_router
 from voxgate.transports.upstream import UpstreamConnector, azure_connector, openai_connector
 
 log = logging.getLogger("voxgate")
@@ -75,6 +81,17 @@ async def build_connector(settings: Settings, stack: AsyncExitStack) -> Upstream
     )
 
 
+def twilio_rest(settings: Settings) -> TwilioRest | None:
+    """Twilio's REST API when the account is configured (transfers, hang-ups, outbound calls)."""
+    if not settings.twilio_account_sid or settings.twilio_auth_token is None:
+        return None
+    return TwilioRest(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token.get_secret_value(),
+        base_url=settings.twilio_api_base_url,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -88,6 +105,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            database = await open_database(settings, stack)
             upstream = connector or await build_connector(settings, stack)
             gateway = Gateway(
                 settings=settings,
@@ -95,8 +113,12 @@ def create_app(
                 registry=registry or default_registry(),
                 clock=clock,
                 wall_clock=wall_clock,
+                db=database.sessions,
+                writer=database.writer,
             )
             app.state.gateway = gateway
+            app.state.phone_line = PhoneLine(gateway, rest=twilio_rest(settings))
+            stack.push_async_callback(app.state.phone_line.aclose)
             log.info("backend: %s (%s), model %s", upstream.backend, upstream.description, upstream.model)
             log.info(
                 "client authentication: %s",
@@ -116,4 +138,7 @@ def create_app(
     )
     app.include_router(rest_router)
     app.include_router(client_router)
+    app.include_router(twilio_http_router)
+    app.include_router(twilio_ws_router)
+    app.include_router(calls_router)
     return app

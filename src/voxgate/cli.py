@@ -30,14 +30,18 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from voxgate.app import create_app
-    from voxgate.serving import bind_socket, uvicorn_config
+    from voxgate.serving import GracefulServer, bind_socket, uvicorn_config
 
     settings = _settings(args)
     settings.check_ready_to_serve()
     configure_logging(settings.log_level, settings.log_format)
+    from voxgate.database import migrate
+
+    asyncio.run(
+        migrate(settings)
+    )  # a database problem is reported here, readably, not as a start-up traceback
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:
@@ -50,20 +54,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info(
         "voxgate listening on http://%s:%d (test client: http://%s:%d/openai/client)", host, port, host, port
     )
-    log.info("database: %s", settings.database_url)
     config = uvicorn_config(
         create_app(settings),
         max_message_bytes=settings.max_message_bytes,
         log_level=settings.log_level.lower(),
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    GracefulServer(config).run(sockets=[sock])
     return 0
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    import uvicorn
 
-    from voxgate.serving import bind_socket, uvicorn_config
+    from voxgate.serving import GracefulServer, bind_socket, uvicorn_config
     from voxgate.settings import is_loopback_host
     from voxgate.simulator import SimulatorOptions, create_simulator_app
 
@@ -83,8 +85,25 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         args.host,
         port,
     )
-    uvicorn.Server(uvicorn_config(create_simulator_app(options), log_level="warning")).run(sockets=[sock])
+    GracefulServer(uvicorn_config(create_simulator_app(options), log_level="warning")).run(sockets=[sock])
     return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from voxgate.database import migrate
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    where = asyncio.run(migrate(settings))
+    print(f"database {where} is at the latest schema")
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from voxgate.caller.cli import run
+
+    configure_logging("WARNING")
+    return asyncio.run(run(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -125,6 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulator.add_argument("--port", type=int, default=9100)
     simulator.add_argument("--realtime", action="store_true", help="pace audio at playback speed")
     simulator.set_defaults(func=cmd_simulator)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"], help="upgrade: apply the migrations")
+    db.set_defaults(func=cmd_db)
+
+    call = sub.add_parser("call", help="act as Twilio placing a call to the gateway's phone line")
+    from voxgate.caller.cli import add_arguments as add_call_arguments
+
+    add_call_arguments(call)
+    call.set_defaults(func=cmd_call)
 
     bench = sub.add_parser("bench", help="benchmarks: print a table, write JSON")
     bench.add_argument("which", choices=["relay", "codec"])

@@ -20,9 +20,11 @@ import orjson
 from voxgate.agents.profiles import AgentProfile
 from voxgate.chain import InterceptionChain
 from voxgate.hooks import install_builtin_hooks
+from voxgate.protocol.calls import CallRegistry
 from voxgate.protocol.conversation import RunTool
 from voxgate.protocol.realtime import JSON
 from voxgate.settings import Settings
+from voxgate.store import StoreWriter
 from voxgate.tools.registry import ToolContext, ToolRegistry
 from voxgate.transports.bridge import Channel, ClientPort, GatewaySession, SessionLimits
 from voxgate.transports.upstream import UpstreamConnector
@@ -44,7 +46,12 @@ class Gateway:
     wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     sessions: dict[str, GatewaySession] = field(default_factory=dict)
     db: Any = None
+    """The async session factory tools and queries use (``voxgate.database``)."""
+    writer: StoreWriter | None = None
+    """The write-behind writer for conversation records."""
     started_at: float = field(default_factory=time.monotonic)
+    calls: CallRegistry = field(default_factory=CallRegistry)
+    """Phone calls (Twilio): webhooks and Media Streams update them; ``subscribe`` to persist them."""
 
     def __post_init__(self) -> None:
         install_builtin_hooks(

@@ -6,6 +6,8 @@ a traceback: ``voxgate serve`` prints it and exits with status 2.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 from typing import Annotated, Literal
 
@@ -40,10 +42,27 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535, alias="PORT")
 
     database_url: str = Field(default="sqlite+aiosqlite:///./voxgate.db", alias="DATABASE_URL")
+    journal_path: str = Field(default="./voxgate.journal", alias="VOXGATE_JOURNAL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     public_url: str | None = Field(default=None, alias="VOXGATE_PUBLIC_URL")
     twilio_auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    # The phone line (issue 5).
+    twilio_phone_number: str | None = Field(default=None, alias="TWILIO_PHONE_NUMBER")
+    """Caller id for outbound calls (``POST /api/calls``) when the request names none."""
+    twilio_api_base_url: str | None = Field(default=None, alias="TWILIO_API_BASE_URL")
+    """Send Twilio REST requests here instead of https://api.twilio.com (a stand-in, a proxy)."""
+    phone_agent: AgentName = Field(default="salon", alias="VOXGATE_PHONE_AGENT")
+    phone_audio: Literal["pcmu", "pcm"] = Field(default="pcmu", alias="VOXGATE_PHONE_AUDIO")
+    """``pcmu``: Twilio's G.711 passes through untouched; ``pcm``: transcode to PCM16 24 kHz upstream."""
+    phone_frame_ms: int = Field(default=20, ge=20, le=1000, alias="VOXGATE_PHONE_FRAME_MS")
+    fallback_number: str | None = Field(default=None, alias="VOXGATE_FALLBACK_NUMBER")
+    transfer_number: str | None = Field(default=None, alias="VOXGATE_TRANSFER_NUMBER")
+    call_token_secret: SecretStr | None = Field(default=None, alias="VOXGATE_CALL_TOKEN_SECRET")
+    max_calls: int = Field(default=100, ge=1, alias="VOXGATE_MAX_CALLS")
+    """Concurrent phone calls per business; more get a spoken apology."""
+    stream_wait_seconds: float = Field(default=15.0, gt=0, alias="VOXGATE_STREAM_WAIT_SECONDS")
+    """How long a session opened by the voice webhook waits for Twilio's Media Stream."""
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, alias="VOXGATE_API_KEYS")
     admin_key: SecretStr | None = Field(default=None, alias="VOXGATE_ADMIN_KEY")
@@ -66,6 +85,13 @@ class Settings(BaseSettings):
     def _keys_from_csv(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("call_token_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 16:
+            raise ValueError("must be at least 16 bytes long")
+        return value
+
     @field_validator("openai_api_key", mode="before")
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
@@ -76,6 +102,17 @@ class Settings(BaseSettings):
         if self.backend == "auto":
             return "openai" if self.openai_api_key else "simulator"
         return self.backend
+
+    @property
+    def call_token_key(self) -> bytes | None:
+        """The key of per-call tokens: its own setting, else derived from the Twilio auth token."""
+        if self.call_token_secret is not None:
+            return self.call_token_secret.get_secret_value().encode()
+        if self.twilio_auth_token is None:
+            return None
+        token = self.twilio_auth_token.get_secret_value().encode()
+        # A derived key, so a leaked call token never helps anyone forge webhook signatures.
+        return hmac.new(token, b"voxgate call-token key", hashlib.sha256).digest()
 
     @property
     def client_keys(self) -> frozenset[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,10 +46,12 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 
 @pytest.fixture
-async def make_gateway(simulator: BackgroundServer) -> AsyncIterator[GatewayFactory]:
+async def make_gateway(simulator: BackgroundServer, tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     started: list[BackgroundServer] = []
 
     async def make(upstream_url: str | None = None, **overrides: Any) -> Gateway:
+        overrides.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / f'gw{len(started)}.db'}")
+        overrides.setdefault("VOXGATE_JOURNAL", str(tmp_path / f"gw{len(started)}.journal"))
         settings = Settings(**overrides)
         base = upstream_url or simulator.http_url
         connector = openai_connector(

@@ -22,7 +22,11 @@ def _env(**extra: str) -> dict[str, str]:
 def test_public_address_without_keys_is_refused_with_a_readable_message(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "voxgate", "serve", "--host", "0.0.0.0", "--port", "0"],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 2
     assert "VOXGATE_API_KEYS" in run.stderr and "Traceback" not in run.stderr
@@ -30,8 +34,12 @@ def test_public_address_without_keys_is_refused_with_a_readable_message(tmp_path
 
 def test_bad_setting_is_refused_with_a_readable_message(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "voxgate", "serve"], cwd=tmp_path, env=_env(PORT="eighty"),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "voxgate", "serve"],
+        cwd=tmp_path,
+        env=_env(PORT="eighty"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 2
     assert "PORT" in run.stderr and "Traceback" not in run.stderr
@@ -39,8 +47,15 @@ def test_bad_setting_is_refused_with_a_readable_message(tmp_path: Path) -> None:
 
 async def test_serve_on_embedded_defaults_answers_a_conversation(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voxgate", "serve", "--port", "0",
-        cwd=tmp_path, env=_env(), stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "voxgate",
+        "serve",
+        "--port",
+        "0",
+        cwd=tmp_path,
+        env=_env(),
+        stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None
     lines: list[str] = []

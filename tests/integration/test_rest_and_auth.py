@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from realtime_testkit import connect
 from websockets.exceptions import ConnectionClosed
 
+from realtime_testkit import connect
 from voxgate.settings import ConfigError, load_settings
 
 
@@ -59,7 +59,9 @@ async def test_client_keys_are_required_when_configured(make_gateway) -> None:
         await refused.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
-    by_header = await connect(f"{gateway.ws}/openai/realtime/h", additional_headers={"Authorization": "Bearer k-one"})
+    by_header = await connect(
+        f"{gateway.ws}/openai/realtime/h", additional_headers={"Authorization": "Bearer k-one"}
+    )
     assert (await by_header.recv())["type"] == "connection_established"
     by_query = await connect(f"{gateway.ws}/openai/realtime/q?token=k-two")
     assert (await by_query.recv())["type"] == "connection_established"
@@ -71,7 +73,9 @@ async def test_client_keys_are_required_when_configured(make_gateway) -> None:
     for client in (by_header, by_query, by_subprotocol):
         await client.ws.close()
 
-    sdk_refused = await connect(f"{gateway.ws}/v1/realtime", additional_headers={"Authorization": "Bearer nope"})
+    sdk_refused = await connect(
+        f"{gateway.ws}/v1/realtime", additional_headers={"Authorization": "Bearer nope"}
+    )
     assert (await sdk_refused.recv())["error"]["code"] == "invalid_api_key"
     with pytest.raises(ConnectionClosed) as closed:
         await sdk_refused.recv()
