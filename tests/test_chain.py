@@ -24,8 +24,13 @@ async def test_stages_run_in_order_whatever_the_registration_order() -> None:
     chain.register(recorder("business-2"))
     await chain.run(Message("client", {"type": "x"}, session=None))
     assert seen == ["validate", "record", "business-1", "business-2", "tools"]
-    assert chain.names() == ["validate:validate", "record:record", "business:business-1",
-                             "business:business-2", "tools:tools"]
+    assert chain.names() == [
+        "validate:validate",
+        "record:record",
+        "business:business-1",
+        "business:business-2",
+        "tools:tools",
+    ]
 
 
 async def test_direction_and_type_filters() -> None:
