@@ -71,9 +71,12 @@ def authorize(
     if not keys:
         if client_host is not None and is_loopback_host(client_host):
             return AuthDecision(True, subprotocol=subprotocol)
-        return AuthDecision(False, "no client keys are configured, so only loopback clients are served")
+        return AuthDecision(
+            False, "no client keys are configured, so only loopback clients are served", subprotocol
+        )
     if key_matches(presented_key(headers, query, offered), keys):
         return AuthDecision(True, subprotocol=subprotocol)
+    # A refusal still echoes the subprotocol: a browser fails the handshake otherwise and never sees why.
     return AuthDecision(
-        False, "a valid client key is required (Authorization: Bearer, ?token= or subprotocol)"
+        False, "a valid client key is required (Authorization: Bearer, ?token= or subprotocol)", subprotocol
     )
