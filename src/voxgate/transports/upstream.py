@@ -56,12 +56,26 @@ class UpstreamConnector(Protocol):
 
 
 class _SdkConnection:
+    """The SDK's connection, read and written frame by frame.
+
+    The SDK opens the socket (URL, auth headers, Azure, ``OPENAI_BASE_URL``). On the relay path the
+    frames go straight to the websockets connection it opened: the SDK's own send path adds a
+    reconnect queue and a task lookup per message, and voxgate reconnects (and replays) by itself.
+    """
+
     def __init__(self, connection: Any) -> None:
         self._conn = connection
+        socket = getattr(connection, "_connection", None)
+        self._recv_frame = socket.recv if socket is not None else None
+        self._send_frame = socket.send if socket is not None else connection.send_raw
 
     async def recv(self) -> bytes:
         try:
-            data: bytes = await self._conn.recv_bytes()
+            if self._recv_frame is not None:
+                frame = await self._recv_frame(decode=False)
+                data: bytes = frame if isinstance(frame, bytes) else frame.encode()
+            else:
+                data = await self._conn.recv_bytes()
         except ConnectionClosed as exc:
             close = exc.rcvd
             raise UpstreamClosed(close.code if close else None, close.reason if close else "") from None
@@ -69,7 +83,7 @@ class _SdkConnection:
 
     async def send(self, text: str) -> None:
         try:
-            await self._conn.send_raw(text)
+            await self._send_frame(text)
         except ConnectionClosed as exc:
             close = exc.rcvd
             raise UpstreamClosed(close.code if close else None, close.reason if close else "") from None
