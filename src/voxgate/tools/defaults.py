@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from voxgate.tools import bartender
+from voxgate.tools import bartender, phone_tools, salon
 from voxgate.tools.registry import ToolRegistry
 
 
 def default_registry() -> ToolRegistry:
     registry = ToolRegistry()
     bartender.register(registry)
+    salon.register(registry)
+    phone_tools.register(registry)
     return registry

@@ -85,12 +85,17 @@ class ToolContext:
 
 
 class ToolError(Exception):
-    """Raised by a tool to refuse with a message meant for the model ("That item is out of stock.")."""
+    """Raised by a tool to refuse with a message meant for the model ("That item is out of stock.").
 
-    def __init__(self, message: str, code: str = "tool_error") -> None:
+    Keyword ``details`` join ``code`` and ``message`` in the error output the model reads.
+    """
+
+    def __init__(self, message: str, code: str = "tool_error", **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.details = details
+        """Structured facts beside the message (e.g. ``alternatives``), added to the error output."""
 
 
 class Filler(NamedTuple):
@@ -355,7 +360,8 @@ class ToolRegistry:
             return finish(True, parsed, _as_output(value))
         except ToolError as exc:
             log.info("tool %s refused: %s (%s)", tool.name, exc.message, exc.code)
-            return finish(False, parsed, _error(exc.code, exc.message))
+            details = to_jsonable_python(exc.details)
+            return finish(False, parsed, _error(exc.code, exc.message, **details))
         except TimeoutError:
             if deadline.expired():
                 log.warning("tool %s timed out after %g s", tool.name, tool.timeout)

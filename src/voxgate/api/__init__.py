@@ -1,0 +1,1 @@
+"""REST routes beside the gateway core: stored sessions and analytics, monitoring, administration."""
