@@ -90,7 +90,10 @@ class PhoneConfig:
     output_format: AudioFormat = "audio/pcmu"
     """``session.audio.output.format.type`` of the upstream session."""
     outbound_frame_ms: int = 20
-    """Size of each Twilio ``media`` message (Twilio accepts any size; 20 ms is what it sends us)."""
+    """The unit outbound audio is cut into (20 ms is what Twilio sends us); a partial frame waits."""
+    outbound_message_ms: int = 0
+    """Largest Twilio ``media`` message: the whole frames of one delta are joined up to this size, so
+    fewer, larger messages leave per second of audio (Twilio accepts any size). 0: one frame each."""
     inbound_batch_ms: int = 80
     """Caller audio per ``input_audio_buffer.append``: fewer events than 20 ms, still prompt VAD."""
     interrupt_response: bool = True
@@ -117,6 +120,8 @@ class PhoneConfig:
                 raise ValueError(f"{name} must be one of {sorted(SUPPORTED_FORMATS)}")
         if self.outbound_frame_ms <= 0 or self.inbound_batch_ms <= 0:
             raise ValueError("frame and batch sizes must be positive")
+        if self.outbound_message_ms and self.outbound_message_ms % self.outbound_frame_ms:
+            raise ValueError("outbound_message_ms must be a multiple of outbound_frame_ms")
         if self.dtmf_max_digits < 0 or self.hangup_timeout_s <= 0 or self.dtmf_timeout_s <= 0:
             raise ValueError("DTMF and hang-up limits must be positive")
 
@@ -218,6 +223,7 @@ class PhoneCall:
         self._out_rate = BYTES_PER_MS[cfg.output_format]
         self._out_conv = StreamConverter(cfg.output_format, TWILIO_FORMAT, cfg.resample_quality)
         self._out_split = FrameSplitter(cfg.outbound_frame_ms * TWILIO_BYTES_PER_MS)
+        self._frames_per_message = max(1, cfg.outbound_message_ms // cfg.outbound_frame_ms)
         self._items: dict[str, _Item] = {}
         self._current: _Item | None = None  # the item whose audio the converter and splitter hold
         self._pending: deque[_Segment] = deque()  # sent, not yet echoed; Twilio echoes in order
@@ -374,6 +380,9 @@ class PhoneCall:
         if twilio is None:
             raise PhoneError("upstream audio arrived before Twilio's 'start' message")
         size = 0
+        per = self._frames_per_message
+        if per > 1 and len(frames) > 1:
+            frames = [b"".join(frames[i : i + per]) for i in range(0, len(frames), per)]
         for frame in frames:
             actions.append(SendToTwilio(twilio.media(frame)))
             size += len(frame)

@@ -119,6 +119,8 @@ def _str(data: JSON, key: str, where: str, default: str | None = None) -> str:
 def _int(data: JSON, key: str, where: str) -> int:
     # Twilio sends numbers as strings ("chunk": "1"); accept real numbers too, from simulators.
     value = data.get(key)
+    if type(value) is str and value.isascii() and value.isdigit():  # the common case, 150 times a second
+        return int(value)
     if value is None:
         raise TwilioProtocolError(f"Twilio {where} is missing {key!r}")
     if isinstance(value, bool) or not isinstance(value, str | int):
