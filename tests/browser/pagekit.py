@@ -83,6 +83,21 @@ def speech_wav(path: Path, segments: Sequence[tuple[str, float]], rate: int = 48
     return path
 
 
+def spoken_wav(path: Path, text: str, *, lead: float = 0.4, tail: float = 6.0) -> Path:
+    """Write a 16-bit mono 24 kHz WAV of ``text`` in the simulated caller's voice (espeak-ng), with
+    ``lead`` and ``tail`` seconds of silence around it."""
+    from voxgate.simulator import caller_speech
+
+    rate = 24_000
+    pcm = bytes(2 * round(rate * lead)) + caller_speech(text, "en") + bytes(2 * round(rate * tail))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return path
+
+
 # -- the page ---------------------------------------------------------------------------------------
 
 

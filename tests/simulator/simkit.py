@@ -127,7 +127,10 @@ NOW = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC, a Sunday
 
 
 class EngineHarness:
-    """Drives a ``RealtimeEngine`` as pure data; every event it emits is checked against the SDK."""
+    """Drives a ``RealtimeEngine`` as pure data; every event it emits is checked against the SDK.
+
+    ``Work`` (speech to make or hear) is done in place, at once, and its result handed back, so
+    the events read as if speech took no time."""
 
     def __init__(self, now: float = NOW, **config: Any) -> None:
         from voxgate.simulator.engine import EngineConfig, RealtimeEngine
@@ -138,21 +141,28 @@ class EngineHarness:
         self.closed: tuple[int, str] | None = None
         self.started = self._events(self.engine.start(now))
 
-    def _events(self, actions: list[Any]) -> list[dict[str, Any]]:
-        from voxgate.simulator.actions import Close, Send
+    def _events(self, actions: list[Any], *, drain: bool = True) -> list[dict[str, Any]]:
+        from voxgate.simulator.actions import Close, Send, Work
 
         out: list[dict[str, Any]] = []
+        work: list[Work] = []
         for action in actions:
             if isinstance(action, Send):
                 validate_server_event(action.event)
                 out.append(action.event)
             elif isinstance(action, Close):
                 self.closed = (action.code, action.reason)
+            else:
+                work.append(action)
+        for job in work:
+            out += self._events(self.engine.complete(job.job.run(), self.now), drain=drain)
+            if drain:
+                out += self._events(self.engine.drain(self.now))
         return out
 
     def send(self, event: dict[str, Any] | str | bytes, *, drain: bool = True) -> list[dict[str, Any]]:
         raw = event if isinstance(event, str | bytes) else orjson.dumps(event)
-        events = self._events(self.engine.receive(raw, self.now))
+        events = self._events(self.engine.receive(raw, self.now), drain=drain)
         if drain:
             events += self.drain()
         return events

@@ -19,7 +19,7 @@ from simkit import RunningSimulator, Session, in_format, only, open_session, sil
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from voxgate.simulator import SimulatorOptions
+from voxgate.simulator import PlaceholderRecognizer, SimulatorOptions
 
 Starter = Callable[[SimulatorOptions], AbstractAsyncContextManager[RunningSimulator]]
 RATES = {"audio/pcm": 24000, "audio/pcmu": 8000, "audio/pcma": 8000}
@@ -66,8 +66,10 @@ async def test_text_turn(simulator: RunningSimulator) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["audio/pcm", "audio/pcmu"])
-async def test_audio_turn_with_server_vad(simulator: RunningSimulator, fmt: str) -> None:
-    async with open_session(simulator) as s:
+async def test_audio_turn_with_server_vad(start_simulator: Starter, fmt: str) -> None:
+    # noise bursts, not words: the placeholder recogniser says how long they lasted
+    options = SimulatorOptions(seed=7, recognizer_factory=PlaceholderRecognizer)
+    async with start_simulator(options) as simulator, open_session(simulator) as s:
         await s.recv()
         audio_format = {"type": fmt}
         session = {
@@ -292,9 +294,10 @@ async def test_abnormal_closure(simulator: RunningSimulator) -> None:
         assert await closed_code(s) is None  # no close frame: the client reports 1006
 
 
-async def test_every_event_type_seen_validates(simulator: RunningSimulator) -> None:
+async def test_every_event_type_seen_validates(start_simulator: Starter) -> None:
     """A long session touching most server events; ``Session.recv`` validates each one."""
-    async with open_session(simulator) as s:
+    options = SimulatorOptions(seed=7, recognizer_factory=PlaceholderRecognizer)  # noise: no words
+    async with start_simulator(options) as simulator, open_session(simulator) as s:
         await s.recv()
         session: dict[str, Any] = {
             "type": "realtime",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voxgate.protocol.realtime import JSON
+from voxgate.simulator.work import Work
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,4 +23,6 @@ class Close:
     reason: str
 
 
-Action = Send | Close
+Action = Send | Close | Work
+
+__all__ = ["Action", "Close", "Send", "Work"]

@@ -12,7 +12,6 @@ import binascii
 import copy
 import math
 import re
-from collections.abc import Callable
 from typing import Final
 
 from voxgate.protocol.audio import bytes_for_ms, duration_ms
@@ -22,8 +21,6 @@ from voxgate.simulator.ids import IdFactory
 from voxgate.simulator.items import ItemStore, StoredItem, Words
 from voxgate.simulator.turns import Turn
 
-Hear = Callable[[bytes, str], str | None]
-
 ALLOWED_CONTENT: Final[dict[str, tuple[str, ...]]] = {
     "user": ("input_text", "input_audio", "input_image"),
     "system": ("input_text",),
@@ -32,9 +29,12 @@ ALLOWED_CONTENT: Final[dict[str, tuple[str, ...]]] = {
 
 
 def client_item(
-    item: JSON, *, ids: IdFactory, store: ItemStore, audio_format: str, hear: Hear, param: str = "item"
+    item: JSON, *, ids: IdFactory, store: ItemStore, audio_format: str, param: str = "item"
 ) -> StoredItem:
-    """A client-supplied item in its stored form; raises ``ProtocolError`` naming the bad field."""
+    """A client-supplied item in its stored form; raises ``ProtocolError`` naming the bad field.
+
+    Audio content keeps the transcript the client gave (``heard``); without one the engine has the
+    audio heard."""
     kind = item["type"]
     public: JSON = {"id": item.get("id") or ids("item_"), "object": "realtime.item", "type": kind}
     public["status"] = "completed"
@@ -50,7 +50,7 @@ def client_item(
                 param=f"{param}.call_id",
             )
     elif kind == "message":
-        _message_content(stored, param, hear)
+        _message_content(stored, param)
     else:
         raise ProtocolError(
             "invalid_value", f"Items of type '{kind}' are not supported here.", param=f"{param}.type"
@@ -58,7 +58,7 @@ def client_item(
     return stored
 
 
-def _message_content(stored: StoredItem, param: str, hear: Hear) -> None:
+def _message_content(stored: StoredItem, param: str) -> None:
     role = stored.item["role"]
     allowed = ALLOWED_CONTENT[role]
     for index, part in enumerate(stored.item["content"]):
@@ -81,8 +81,7 @@ def _message_content(stored: StoredItem, param: str, hear: Hear) -> None:
                 ) from None
             stored.audio_ms = duration_ms(len(stored.audio), stored.audio_format)
         part.setdefault("transcript", None)
-        given = part["transcript"]
-        stored.heard = given or (hear(bytes(stored.audio), stored.audio_format) if audio else None)
+        stored.heard = part["transcript"] or stored.heard
 
 
 def check_truncate(stored: StoredItem, content_index: int, audio_end_ms: int) -> None:
@@ -116,7 +115,11 @@ def apply_truncate(stored: StoredItem, content_index: int, audio_end_ms: int) ->
 
 
 def heard_words(words: list[Words], audio_end_ms: float) -> str:
-    """The part of the transcript spoken before ``audio_end_ms`` (partial chunks by proportion)."""
+    """The part of the transcript spoken before ``audio_end_ms``.
+
+    ``words`` is the item's timeline: one stretch per word (the planner knows where each word's
+    audio starts and ends), so a word counts as heard once more than half of it was played. An
+    older timeline of several words per stretch is shared out by proportion."""
     heard = ""
     for stretch in words:
         if stretch.end_ms <= audio_end_ms:

@@ -2,13 +2,17 @@
 
 A reader task turns frames into commands; the control API adds its own (drop, error, delay); the
 loop hands each command with the current time to the engine, and calls ``advance`` when the
-engine's next deadline comes, then carries out the actions it returns.
+engine's next deadline comes, then carries out the actions it returns. A ``Work`` action (speech
+to synthesise or to hear) goes to a worker pool (``workers.py``); its result comes back through
+the inbox like any other command, so the loop never waits on speech.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +21,12 @@ from typing import Any, Final
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from voxgate.protocol.realtime import dumps
+from voxgate.simulator import workers
 from voxgate.simulator.actions import Action, Close, Send
 from voxgate.simulator.engine import RealtimeEngine
+from voxgate.simulator.work import Job, JobResult, Work
+
+log = logging.getLogger("voxgate.simulator")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +63,16 @@ class DelayCommand:
     ms: float
 
 
-Command = Frame | Gone | Tick | DropCommand | ErrorCommand | DelayCommand
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A worker finished a job."""
+
+    result: JobResult
+
+
+Command = Frame | Gone | Tick | DropCommand | ErrorCommand | DelayCommand | Completed
+
+Submit = Callable[[Job], "concurrent.futures.Future[JobResult]"]
 
 NO_CLOSE_FRAME: Final = frozenset({1005, 1006, 1015})
 """Codes that mean "no close frame was received"; simulated by cutting the TCP connection."""
@@ -86,11 +103,16 @@ def abort_transport(websocket: WebSocket) -> bool:
 
 class LiveConnection:
     def __init__(
-        self, websocket: WebSocket, engine: RealtimeEngine, clock: Callable[[], float] = time.time
+        self,
+        websocket: WebSocket,
+        engine: RealtimeEngine,
+        clock: Callable[[], float] = time.time,
+        submit: Submit = workers.submit,
     ) -> None:
         self.websocket = websocket
         self.engine = engine
         self.clock = clock
+        self.submit = submit
         self.inbox: asyncio.Queue[Command] = asyncio.Queue()
         self.delay_ms = 0.0
 
@@ -123,6 +145,8 @@ class LiveConnection:
             return self.engine.receive(command.data, now)
         if isinstance(command, Tick):
             return self.engine.advance(now)
+        if isinstance(command, Completed):
+            return self.engine.complete(command.result, now)
         if isinstance(command, DropCommand):
             self.engine.closed = True
             return [Close(command.code, command.reason)]
@@ -152,7 +176,9 @@ class LiveConnection:
     async def _apply(self, actions: list[Action]) -> bool:
         """Carry out the actions; False once the socket is closed."""
         for action in actions:
-            if isinstance(action, Send):
+            if isinstance(action, Work):
+                self._start(action.job)
+            elif isinstance(action, Send):
                 if self.delay_ms:
                     await asyncio.sleep(self.delay_ms / 1000.0)
                 await self.websocket.send_text(dumps(action.event))
@@ -160,6 +186,22 @@ class LiveConnection:
                 await self._close(action.code, action.reason)
                 return False
         return True
+
+    def _start(self, job: Job) -> None:
+        """Run ``job`` in a worker; its result (or its failure) comes back as ``Completed``."""
+        future = asyncio.wrap_future(self.submit(job))
+
+        def finished(done: asyncio.Future[JobResult]) -> None:
+            if done.cancelled():
+                result = job.failed()
+            elif (error := done.exception()) is not None:
+                log.error("simulator %s %d failed", type(job).__name__, job.job_id, exc_info=error)
+                result = job.failed()
+            else:
+                result = done.result()
+            self.inbox.put_nowait(Completed(result))
+
+        future.add_done_callback(finished)
 
     async def _close(self, code: int, reason: str) -> None:
         if code in NO_CLOSE_FRAME and abort_transport(self.websocket):

@@ -6,12 +6,19 @@ Feed it what happens and the current time, act on what it returns::
     actions = engine.start(now)                  # session.created
     actions = engine.receive(frame, now)         # a client event (raw JSON text)
     actions = engine.advance(now)                # response steps that are due
+    actions = engine.complete(result, now)       # a Work action's job is done
     engine.next_deadline()                       # when advance() has something to do next
 
-Actions are ``Send(event)`` and ``Close(code, reason)`` (``actions.py``). Everything the protocol
-says about one connection lives here: the session, the conversation items, the input audio buffer
-and its VAD, the responses in flight (at most one in the default conversation), truncation, usage
-and rate limits. Replies come from the injected ``Brain``; audio from the injected synthesizer.
+Actions are ``Send(event)``, ``Close(code, reason)`` and ``Work(job)`` (``actions.py``). Everything
+the protocol says about one connection lives here: the session, the conversation items, the input
+audio buffer and its VAD, the responses in flight (at most one in the default conversation),
+truncation, usage and rate limits. Replies come from the injected ``Brain``.
+
+Speech is work for someone else (``work.py``): a response's audio is asked for with a
+``SpeechJob`` once the brain has decided, and its steps start when the audio comes back; user
+audio is heard with a ``HearingJob``, and a response that needs those words waits for them (it
+has been created; it decides when they arrive). The engine never calls the synthesizer or the
+recogniser itself, so the I/O layer can run them off the event loop.
 """
 
 from __future__ import annotations
@@ -45,12 +52,11 @@ from voxgate.simulator.client_items import (
     client_item,
     without_item_references,
 )
-from voxgate.simulator.codec import to_pcm24k
-from voxgate.simulator.hearing import PlaceholderRecognizer, Recognizer, ScriptedRecognizer
+from voxgate.simulator.hearing import PlaceholderRecognizer, Recognizer
 from voxgate.simulator.ids import IdFactory
 from voxgate.simulator.input_audio import InputAudio
 from voxgate.simulator.items import ItemStore, StoredItem
-from voxgate.simulator.planner import plan_reply, split_words
+from voxgate.simulator.planner import Chunk, Draft, DraftMessage, draft_reply, plan_reply, split_words
 from voxgate.simulator.responses import Pacing, ResponseRun
 from voxgate.simulator.scenario import Scenario, ScenarioRunner
 from voxgate.simulator.session_config import (
@@ -61,8 +67,10 @@ from voxgate.simulator.session_config import (
     default_session,
     response_config,
 )
+from voxgate.simulator.turns import Reply
 from voxgate.simulator.vad import VadEvent
 from voxgate.simulator.voice import Synthesizer, synthetic_voice
+from voxgate.simulator.work import Heard, HearingJob, JobResult, SpeechJob, Spoken, Work
 
 MIN_COMMIT_MS: Final = 100.0
 STEP_BUDGET: Final = 256
@@ -75,11 +83,38 @@ class EngineConfig:
     session_defaults: JSON | None = None  # a client secret's session: the connection's starting point
     scenarios: Sequence[Scenario] = ()
     synthesizer_for: Callable[[str], Synthesizer] = synthetic_voice
+    """Put into each ``SpeechJob``; the engine itself never calls it."""
     recognizer: Recognizer = field(default_factory=PlaceholderRecognizer)
+    """Put into each ``HearingJob`` (after the scenarios' scripted transcripts run out)."""
     timezone: tzinfo = UTC
     session_seconds: float = SESSION_SECONDS
     realtime_lead_ms: float = 200.0
     seed: int | None = None
+
+
+@dataclass(slots=True)
+class _Deciding:
+    """A response waiting for its context's audio to be heard before the brain decides."""
+
+    run: ResponseRun
+    params: JSON | None
+    context: list[StoredItem]
+
+
+@dataclass(slots=True)
+class _Speaking:
+    """A decided response waiting for its audio."""
+
+    run: ResponseRun
+    drafts: list[Draft]
+    reply: Reply
+    usage: InputUsage
+
+
+@dataclass(slots=True)
+class _Listening:
+    stored: StoredItem
+    transcribe: bool  # send the input_audio_transcription events when heard
 
 
 class RealtimeEngine:
@@ -99,9 +134,11 @@ class RealtimeEngine:
         self.tokens_used = 0
         self.idle_at: float | None = None
         self._previous_input: InputUsage | None = None
-        runner = ScenarioRunner(config.scenarios)
-        self.brain = Brain(runner)
-        self.recognizer: Recognizer = ScriptedRecognizer(runner.next_transcript, config.recognizer)
+        self.brain = Brain(ScenarioRunner(config.scenarios))
+        self._jobs = 0
+        self._deciding: list[_Deciding] = []
+        self._speaking: dict[int, _Speaking] = {}
+        self._listening: dict[int, _Listening] = {}
         audio_in = self.session["audio"]["input"]
         self.input = InputAudio(str(audio_in["format"]["type"]), audio_in["turn_detection"])
 
@@ -183,6 +220,19 @@ class RealtimeEngine:
             actions.extend(step)
         return actions
 
+    def complete(self, result: JobResult, now: float) -> list[Action]:
+        """A ``Work`` job's result: heard words go to their item, audio to its response."""
+        if self.closed:
+            return []
+        if isinstance(result, Heard):
+            return self._heard(result, now)
+        return self._spoken(result, now)
+
+    @property
+    def working(self) -> int:
+        """Jobs handed out and not completed yet."""
+        return len(self._speaking) + len(self._listening)
+
     def next_deadline(self) -> float | None:
         if self.closed:
             return None
@@ -209,6 +259,7 @@ class RealtimeEngine:
             "active_response_id": self.active.id if self.active else None,
             "input_audio_ms": round(self.input.clock_ms),
             "scenarios": self.brain.scenarios.names,
+            "jobs_in_progress": self.working,
             "closed": self.closed,
         }
 
@@ -331,20 +382,55 @@ class RealtimeEngine:
             "content": [{"type": "input_audio", "transcript": None}],
         }
         stored = StoredItem(item, bytearray(audio), fmt, duration_ms(len(audio), fmt))
-        stored.heard = self._hear(audio, fmt) if heard is False else heard
         previous = self.store.insert(stored)
         actions: list[Action] = [
             self._send("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous),
             self._send("conversation.item.added", previous_item_id=previous, item=copy.deepcopy(item)),
             self._send("conversation.item.done", previous_item_id=previous, item=copy.deepcopy(item)),
         ]
-        if self.session["audio"]["input"].get("transcription"):
-            actions.extend(self._transcription(stored))
+        transcribe = bool(self.session["audio"]["input"].get("transcription"))
+        if heard is False:
+            actions.extend(self._listen(stored, transcribe=transcribe))
+        else:
+            stored.heard = heard
+            if transcribe:
+                actions.extend(self._transcription(stored))
         return actions
 
-    def _hear(self, audio: bytes, fmt: str) -> str | None:
+    def _listen(self, stored: StoredItem, *, transcribe: bool) -> list[Action]:
+        """Hear the item's audio: a scenario's next scripted transcript, else a ``HearingJob``."""
+        scripted = self.brain.scenarios.next_transcript()
+        if scripted is not None:
+            stored.heard = scripted
+            return self._transcription(stored) if transcribe else []
         transcription = self.session["audio"]["input"].get("transcription") or {}
-        return self.recognizer.transcribe(to_pcm24k(audio, fmt), transcription.get("language"))
+        job = HearingJob(
+            self._next_job(),
+            self.config.recognizer,
+            bytes(stored.audio),
+            stored.audio_format,
+            transcription.get("language"),
+        )
+        stored.listening = True
+        self._listening[job.job_id] = _Listening(stored, transcribe)
+        return [Work(job)]
+
+    def _heard(self, result: Heard, now: float) -> list[Action]:
+        listening = self._listening.pop(result.job_id, None)
+        if listening is None:
+            return []
+        stored = listening.stored
+        stored.heard = result.text
+        stored.listening = False
+        actions: list[Action] = []
+        if listening.transcribe and stored.id in self.store:
+            actions.extend(self._transcription(stored))
+        actions.extend(self._decide_ready(now))
+        return actions
+
+    def _next_job(self) -> int:
+        self._jobs += 1
+        return self._jobs
 
     def _transcription(self, stored: StoredItem) -> list[Action]:
         if stored.heard is None:
@@ -420,12 +506,17 @@ class RealtimeEngine:
         return [
             self._send("conversation.item.added", previous_item_id=previous, item=copy.deepcopy(stored.item)),
             self._send("conversation.item.done", previous_item_id=previous, item=copy.deepcopy(stored.item)),
+            *self._listen_if_needed(stored),
         ]
 
     def _new_item(self, item: JSON, *, param: str = "item") -> StoredItem:
-        return client_item(
-            item, ids=self.ids, store=self.store, audio_format=self.input.format, hear=self._hear, param=param
-        )
+        return client_item(item, ids=self.ids, store=self.store, audio_format=self.input.format, param=param)
+
+    def _listen_if_needed(self, stored: StoredItem) -> list[Action]:
+        """A client's audio item without a transcript is heard (no transcription events for it)."""
+        if stored.audio and stored.heard is None and not stored.listening:
+            return self._listen(stored, transcribe=False)
+        return []
 
     def _truncate(self, item_id: str, content_index: int, audio_end_ms: int, now: float) -> list[Action]:
         stored = self._existing(item_id)
@@ -450,39 +541,13 @@ class RealtimeEngine:
                 "Wait until the response is finished before creating a new one.",
             )
         context = self._context(config.input)
-        reply = self.brain.decide(
-            BrainInput(
-                turns=[as_turn(s) for s in context],
-                instructions=config.instructions,
-                tools=config.tools,
-                tool_choice=config.tool_choice,
-                response_instructions=(params or {}).get("instructions"),
-                today=datetime.fromtimestamp(now, self.config.timezone).date(),
-            )
-        )
-        plan = plan_reply(
-            reply,
-            audio=config.audio,
-            output_format=config.format_type,
-            synthesizer=self.config.synthesizer_for(config.voice),
-            ids=self.ids,
-            max_output_tokens=config.max_output_tokens,
-        )
-        usage = self._input_usage(context, config, cache=in_conversation)
         run = ResponseRun(
             response_id=self.ids("resp_"),
             config=config,
             conversation_id=self.conversation_id if in_conversation else None,
-            plan=plan,
             store=self.store if in_conversation else None,
             ids=self.ids,
-            started_at=now,
-            pacing=Pacing(
-                self.config.pace == "realtime", self.config.realtime_lead_ms, float(reply.delay_ms)
-            ),
-            input_usage=usage,
-            failure=reply.fail,
-            drop=reply.drop,
+            created_at=now,
         )
         self.responses_created += 1
         self.runs.append(run)
@@ -490,6 +555,39 @@ class RealtimeEngine:
             self.active = run
             self.idle_at = None
         actions: list[Action] = [Send(run.created_event())]
+        for stored in context:
+            actions.extend(self._listen_if_needed(stored))
+        self._deciding.append(_Deciding(run, params, context))
+        actions.extend(self._decide_ready(now))
+        return actions
+
+    def _decide_ready(self, now: float) -> list[Action]:
+        """Decide every waiting response whose context has been heard, in the order they came."""
+        actions: list[Action] = []
+        for waiting in list(self._deciding):
+            if waiting.run.finished:
+                self._deciding.remove(waiting)
+            elif not any(s.listening for s in waiting.context):
+                self._deciding.remove(waiting)
+                actions.extend(self._decide(waiting, now))
+        return actions
+
+    def _decide(self, waiting: _Deciding, now: float) -> list[Action]:
+        run, context = waiting.run, waiting.context
+        config = run.config
+        reply = self.brain.decide(
+            BrainInput(
+                turns=[as_turn(s) for s in context],
+                instructions=config.instructions,
+                tools=config.tools,
+                tool_choice=config.tool_choice,
+                response_instructions=(waiting.params or {}).get("instructions"),
+                today=datetime.fromtimestamp(now, self.config.timezone).date(),
+            )
+        )
+        usage = self._input_usage(context, config, cache=run.conversation_id is not None)
+        drafts = draft_reply(reply, ids=self.ids, max_output_tokens=config.max_output_tokens)
+        actions: list[Action] = []
         if reply.error is not None:
             error = reply.error
             actions.append(
@@ -502,7 +600,54 @@ class RealtimeEngine:
                     )
                 )
             )
+        messages = tuple(d.texts for d in drafts if isinstance(d, DraftMessage))
+        if config.audio and reply.fail is None and any(messages):
+            job = SpeechJob(
+                self._next_job(),
+                self.config.synthesizer_for(config.voice),
+                reply.language,
+                config.format_type,
+                messages,
+            )
+            self._speaking[job.job_id] = _Speaking(run, drafts, reply, usage)
+            actions.append(Work(job))
+            return actions
+        spoken = tuple(() for _ in messages) if config.audio else None
+        self._begin(_Speaking(run, drafts, reply, usage), spoken, now)
         return actions
+
+    def _spoken(self, result: Spoken, now: float) -> list[Action]:
+        speaking = self._speaking.pop(result.job_id, None)
+        if speaking is None or speaking.run.finished:
+            return []  # cancelled while its audio was being made
+        if result.failed:
+            failure: JSON = {
+                "type": "server_error",
+                "code": "speech_synthesis_failed",
+                "message": "The simulator could not synthesise the audio of this response.",
+            }
+            speaking = _Speaking(
+                speaking.run,
+                speaking.drafts,
+                dataclasses.replace(speaking.reply, fail=failure),
+                speaking.usage,
+            )
+        self._begin(speaking, result.messages, now)
+        return []
+
+    def _begin(self, speaking: _Speaking, spoken: Sequence[Sequence[Chunk]] | None, now: float) -> None:
+        run, reply = speaking.run, speaking.reply
+        plan = plan_reply(speaking.drafts, spoken, max_output_tokens=run.config.max_output_tokens)
+        run.begin(
+            plan,
+            started_at=now,
+            pacing=Pacing(
+                self.config.pace == "realtime", self.config.realtime_lead_ms, float(reply.delay_ms)
+            ),
+            input_usage=speaking.usage,
+            failure=reply.fail,
+            drop=reply.drop,
+        )
 
     def _context(self, explicit: list[JSON] | None) -> list[StoredItem]:
         if explicit is None:

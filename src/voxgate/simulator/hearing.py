@@ -1,9 +1,11 @@
 """What the simulator "hears" in user audio, behind a one-method interface.
 
 ``Recognizer.transcribe(pcm16_24k, language)`` returns the words, or None when it cannot tell.
-Without a speech recogniser the default says only how long the caller spoke (``[speech 1.4 s]``);
-a scenario can script what successive audio turns contain (``ScriptedRecognizer``). An offline
-ASR engine can replace either by implementing the same method.
+The default (``default_recognizer``) is pocketsphinx for English (``sphinx.py``); where it cannot
+hear (another language, or no pocketsphinx) the placeholder says only how long the caller spoke
+(``[speech 1.4 s]``). A scenario can script what successive audio turns contain (the engine takes
+its ``transcripts`` before asking the recogniser). A recogniser that holds the GIL while it works
+sets ``process_bound = True`` and is run in a worker process.
 """
 
 from __future__ import annotations
@@ -40,3 +42,10 @@ class ScriptedRecognizer:
         if scripted is not None:
             return scripted
         return self._fallback.transcribe(pcm16_24k, language)
+
+
+def default_recognizer() -> Recognizer:
+    """pocketsphinx for English, the placeholder otherwise (nothing is loaded here)."""
+    from voxgate.simulator.sphinx import SphinxRecognizer
+
+    return SphinxRecognizer()

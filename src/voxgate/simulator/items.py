@@ -31,6 +31,7 @@ class StoredItem:
     audio_ms: float = 0.0
     words: list[Words] = field(default_factory=list)
     heard: str | None = None  # what the simulator understood from user audio
+    listening: bool = False  # the recogniser is still at work on its audio
     response_id: str | None = None
 
     @property

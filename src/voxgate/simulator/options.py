@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from voxgate.simulator.hearing import PlaceholderRecognizer, Recognizer
+from voxgate.simulator.hearing import Recognizer, default_recognizer
 from voxgate.simulator.scenario import Scenario
 from voxgate.simulator.session_config import DEFAULT_MODEL, SESSION_SECONDS
-from voxgate.simulator.voice import Synthesizer, synthetic_voice
+from voxgate.simulator.voice import Synthesizer, default_voice
 
 Pace = Literal["fast", "realtime"]
 
@@ -35,7 +35,9 @@ class SimulatorOptions:
     """Reproducible ids (each connection seeded with ``seed`` + its number)."""
     control_api: bool = True
     """Serve ``/v1/_simulator/...`` (session list, drop, error, delay hooks for tests)."""
-    synthesizer_for: Callable[[str], Synthesizer] = synthetic_voice
-    """The voice: a synthesizer for a Realtime voice name."""
-    recognizer_factory: Callable[[], Recognizer] = PlaceholderRecognizer
-    """What the simulator hears in user audio (one recogniser per connection)."""
+    synthesizer_for: Callable[[str], Synthesizer] = default_voice
+    """The voice: a synthesizer for a Realtime voice name (espeak-ng; ``synthetic_voice`` is the
+    formant voice, which needs nothing)."""
+    recognizer_factory: Callable[[], Recognizer] = default_recognizer
+    """What the simulator hears in user audio (one recogniser per connection): pocketsphinx for
+    English; ``PlaceholderRecognizer`` hears only how long the caller spoke."""

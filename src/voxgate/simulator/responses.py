@@ -64,32 +64,31 @@ class Pacing:
 
 
 class ResponseRun:
+    """A response from ``response.created`` on. Until ``begin(plan)`` it is waiting (for the caller's
+    audio to be heard, or for its speech): nothing is due, and a cancel ends it with no output."""
+
     def __init__(
         self,
         *,
         response_id: str,
         config: ResponseConfig,
         conversation_id: str | None,
-        plan: Plan,
         store: ItemStore | None,
         ids: IdFactory,
-        started_at: float,
-        pacing: Pacing,
-        input_usage: InputUsage,
-        failure: JSON | None = None,
-        drop: Drop | None = None,
+        created_at: float,
     ) -> None:
         self.id = response_id
         self.config = config
         self.conversation_id = conversation_id
-        self.outputs: list[Output] = [] if failure else plan.outputs
+        self.outputs: list[Output] = []
         self.store = store
         self._ids = ids
-        self.started_at = started_at
-        self.pacing = pacing
-        self.input_usage = input_usage
-        self.failure = failure
-        self.incomplete = plan.incomplete and not failure
+        self.started_at = created_at
+        self.pacing = Pacing()
+        self.input_usage = InputUsage(0, 0)
+        self.failure: JSON | None = None
+        self.incomplete = False
+        self.planned = False
         self.status = "in_progress"
         self.finished = False
         self.emitted_audio = False
@@ -98,8 +97,29 @@ class ResponseRun:
         self._started: list[int] = []
         self._closed: set[int] = set()
         self._completed: set[int] = set()
-        self._ops: deque[Op] = deque(self._build_ops(drop))
+        self._ops: deque[Op] = deque()
+        self._drop: Drop | None = None
+
+    def begin(
+        self,
+        plan: Plan,
+        *,
+        started_at: float,
+        pacing: Pacing,
+        input_usage: InputUsage,
+        failure: JSON | None = None,
+        drop: Drop | None = None,
+    ) -> None:
+        """The plan is ready: its steps fall due from ``started_at`` on."""
+        self.outputs = [] if failure else plan.outputs
+        self.started_at = started_at
+        self.pacing = pacing
+        self.input_usage = input_usage
+        self.failure = failure
+        self.incomplete = plan.incomplete and not failure
+        self.planned = True
         self._drop = drop
+        self._ops = deque(self._build_ops(drop))
 
     # -- planning ---------------------------------------------------------------------------
     def _build_ops(self, drop: Drop | None) -> list[Op]:
@@ -291,7 +311,8 @@ class ResponseRun:
         stored = self._stored(output.item_id)
         if stored is not None and self.config.audio:
             start = output.audio_ms
-            stored.words.append(Words(chunk.text, start, start + chunk.audio_ms))
+            spans = chunk.words or (Words(chunk.text, 0.0, chunk.audio_ms),)
+            stored.words.extend(Words(w.text, start + w.start_ms, start + w.end_ms) for w in spans)
         kind = "response.output_audio_transcript.delta" if self.config.audio else "response.output_text.delta"
         return [self._send(kind, op.index, output.item_id, delta=chunk.text)]
 

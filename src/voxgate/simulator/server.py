@@ -30,12 +30,15 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 
 from voxgate.protocol.realtime import ProtocolError, dumps, error_event
+from voxgate.simulator import workers
 from voxgate.simulator.connection import DelayCommand, DropCommand, ErrorCommand, LiveConnection
 from voxgate.simulator.engine import EngineConfig, RealtimeEngine
+from voxgate.simulator.hearing import Recognizer
 from voxgate.simulator.ids import IdFactory
 from voxgate.simulator.options import SimulatorOptions
 from voxgate.simulator.scenario import Scenario, ScenarioError, load_scenario, shipped_scenario
 from voxgate.simulator.tokens import ClientSecret, ClientSecrets, requested_secret
+from voxgate.simulator.work import HearingJob
 
 KEY_SUBPROTOCOL: Final = "openai-insecure-api-key."
 BETA_SUBPROTOCOL: Final = "openai-beta.realtime-v1"
@@ -96,6 +99,12 @@ class Simulator:
             return secret is not None, secret
         allowed = self.options.api_keys
         return allowed is None or key in allowed, None
+
+
+def warm_up_hearing(recognizer: Recognizer) -> None:
+    """Start a recogniser that runs in a worker process (and load its model) before it is needed."""
+    if getattr(recognizer, "process_bound", False):
+        workers.warm_up(HearingJob(0, recognizer, bytes(3200), "audio/pcm", "en"))
 
 
 def _bearer(headers: Any) -> str | None:
@@ -160,6 +169,7 @@ def create_simulator_app(options: SimulatorOptions | None = None) -> ASGIApp:
             secret=secret,
         )
         engine = RealtimeEngine(config, now)
+        warm_up_hearing(config.recognizer)
         await websocket.accept(subprotocol=subprotocol)
         connection = LiveConnection(websocket, engine)
         simulator.live[engine.session_id] = connection

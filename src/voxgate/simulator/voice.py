@@ -1,10 +1,13 @@
 """Speech synthesis for the simulator, behind a one-method interface.
 
-``Synthesizer.synthesize(text, language)`` returns PCM16 mono at 24 kHz. The default
-``SyntheticVoice`` needs no model: each syllable is a short voiced tone whose harmonics are shaped
-by two vowel formants, about 14 characters a second, with pauses at spaces and punctuation, smooth
-fades (no clicks) and a low level. An offline TTS engine can replace it by implementing the same
-method.
+``Synthesizer.synthesize(text, language)`` returns PCM16 mono at 24 kHz. A synthesizer that can
+also say where each word starts (``TimedSynthesizer.synthesize_timed``) speaks a whole message at
+once, with natural phrasing, and the planner cuts it into word chunks at those marks.
+
+The default voice (``default_voice``) is espeak-ng, bundled by the ``espeakng-loader`` wheel and
+driven in ``espeak.py``. ``SyntheticVoice`` is the fallback that needs nothing: each syllable is a
+short voiced tone whose harmonics are shaped by two vowel formants, about 14 characters a second,
+with pauses at spaces and punctuation, smooth fades (no clicks) and a low level.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +29,23 @@ FloatArray = npt.NDArray[np.float64]
 class Synthesizer(Protocol):
     def synthesize(self, text: str, language: str) -> bytes:
         """PCM16 mono 24 kHz audio of ``text`` spoken in ``language``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TimedSpeech:
+    """Speech with its word timeline: where each word of the text starts in the audio."""
+
+    pcm: bytes
+    """PCM16 mono 24 kHz."""
+    word_starts: tuple[tuple[int, int], ...]
+    """``(character offset in the text, sample offset in pcm)`` of every word, in order; both rise."""
+
+
+@runtime_checkable
+class TimedSynthesizer(Synthesizer, Protocol):
+    def synthesize_timed(self, text: str, language: str) -> TimedSpeech:
+        """``text`` spoken as one utterance, with the start of every word (``\\S+``) in it."""
         ...
 
 
@@ -137,5 +157,16 @@ def _envelope(n: int, rate: int) -> FloatArray:
 
 
 def synthetic_voice(voice: str) -> Synthesizer:
-    """The default synthesizer for a Realtime voice name (each voice gets its own pitch)."""
+    """The formant voice for a Realtime voice name (each voice gets its own pitch)."""
     return SyntheticVoice(pitch_hz=VOICE_PITCH_HZ.get(voice, 180.0))
+
+
+def default_voice(voice: str) -> Synthesizer:
+    """The simulator's voice: espeak-ng speaking as ``voice``, or the formant voice without espeak-ng.
+
+    Nothing is loaded here (this runs on the event loop); the engine is loaded by the first
+    synthesis, in a worker thread, and falls back to ``synthetic_voice(voice)`` (logged once).
+    """
+    from voxgate.simulator.espeak import EspeakVoice
+
+    return EspeakVoice.for_voice(voice)
