@@ -39,9 +39,10 @@ async def make_phone(tmp_path: Path) -> AsyncIterator[PhoneFactory]:
         scenario: list[dict[str, Any]] | None = None,
         rest: TwilioStandIn | None = None,
         dead_upstream: bool = False,
+        simulator_options: SimulatorOptions | None = None,
         **overrides: Any,
     ) -> Phone:
-        options = SimulatorOptions(pace="realtime" if pace == "realtime" else "fast")
+        options = simulator_options or SimulatorOptions(pace="realtime" if pace == "realtime" else "fast")
         if scenario is not None:
             options.scenarios = [parse_scenario(scenario, default_name="phone_test")]
         simulator = await start_background_server(create_simulator_app(options))

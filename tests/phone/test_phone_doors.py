@@ -144,7 +144,7 @@ async def test_a_token_is_good_for_its_own_call_once(make_phone: PhoneFactory) -
     call_sid = new_sid("CA")
     params = await _webhook(phone, call_sid)
     token = params["token"]
-    assert params["business"] == "salon"
+    assert params["business"] == "bella"
 
     # Minted for another call: refused, and it does not use the token up.
     ws = await open_stream(phone)

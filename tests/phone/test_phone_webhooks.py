@@ -35,7 +35,7 @@ async def test_the_voice_webhook_connects_a_stream_and_opens_the_session_ahead(
     assert stream.action == public + "/api/twilio/after"
     assert stream.status_callback == public + "/api/twilio/stream-status"
     assert set(stream.parameters) == {"token", "business"}
-    assert stream.parameters["business"] == "salon"
+    assert stream.parameters["business"] == "bella"  # the demo salon (the default for the agent)
     assert len(stream.parameters["token"]) < 200  # Twilio caps <Parameter> sizes
     key = phone.settings.call_token_key
     assert key is not None
@@ -107,7 +107,7 @@ async def test_apology_when_the_business_is_over_its_call_limit(make_phone: Phon
     assert phone.record(second).end_reason == "rejected_busy"
     # Another agent's line is not this business's limit.
     _, other = await voice(phone, new_sid("CA"), "?agent=bartender")
-    assert other.stream is not None and other.stream.parameters["business"] == "bartender"
+    assert other.stream is not None and other.stream.parameters["business"] == "blue-note"
     # The first call ends before its stream came: the line is free again.
     response = await post_signed(phone.base + "/api/twilio/status", webhook_form(first, "canceled"))
     assert response.status_code == 204

@@ -85,8 +85,13 @@ class PhoneLine:
             interrupt_response=bool(detection.get("interrupt_response", True)),
         )
 
-    async def open_bridge(self, call_sid: str, profile: AgentProfile, business: str) -> PhoneBridge:
-        """A bridge with its upstream session open and configured; raises UpstreamUnavailable."""
+    async def open_bridge(
+        self, call_sid: str, profile: AgentProfile, business: str, *, business_id: int | None = None
+    ) -> PhoneBridge:
+        """A bridge with its upstream session open and configured; raises UpstreamUnavailable.
+
+        ``business_id``: the business the call serves (its salon tools act on it).
+        """
         config = self.phone_config(profile)
         bridge = PhoneBridge(self, call_sid, business, config)
         try:
@@ -97,6 +102,7 @@ class PhoneLine:
                 client=bridge,
                 custom_events=False,
                 audio_format=config.output_format,
+                business_id=business_id,
             )
         except ClientIdInUse:
             raise CallAlreadyLive(call_sid) from None
@@ -109,11 +115,13 @@ class PhoneLine:
             raise
         return bridge
 
-    async def prepare(self, call_sid: str, profile: AgentProfile, business: str) -> None:
+    async def prepare(
+        self, call_sid: str, profile: AgentProfile, business: str, *, business_id: int | None = None
+    ) -> None:
         """Open the call's session now and keep it for its stream; a repeated webhook reuses it."""
         if call_sid in self._prepared:
             return
-        bridge = await self.open_bridge(call_sid, profile, business)
+        bridge = await self.open_bridge(call_sid, profile, business, business_id=business_id)
         expiry = asyncio.get_running_loop().create_task(self._expire(call_sid))
         self._prepared[call_sid] = _Prepared(bridge, expiry)
 

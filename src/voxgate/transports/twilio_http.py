@@ -20,10 +20,13 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import FormData
 
+from voxgate.business import KIND_FOR_AGENT, BusinessInfo, resolve_business
 from voxgate.protocol.calls import FAILED_ENDINGS, FINAL_STATUSES, EndReason
 from voxgate.protocol.twiml import apology_twiml, hangup_twiml, line, spoken_twiml, stream_twiml
+from voxgate.store.models import BusinessKind
 from voxgate.transports.phone_line import CallAlreadyLive, PhoneLine
 from voxgate.transports.twilio_auth import SIGNATURE_HEADER, websocket_url, with_query
 from voxgate.transports.twilio_ws import STREAM_PATH
@@ -96,10 +99,17 @@ async def voice(request: Request, form: SignedForm, phone_line: LineDep) -> Resp
     call_sid = _call_sid(form)
     calls = phone_line.calls
     settings = phone_line.settings
-    profile = phone_line.profile(request.query_params.get("agent"))
+    agent = request.query_params.get("agent")
+    to = _field(form, "To")
+    dialled = await _business_for(phone_line, call_sid, phone=to) if to else None
+    profile = phone_line.profile(agent or (dialled.agent if dialled else None))
     if profile is None:
         log.warning("call %s: the voice URL names an unknown agent", call_sid)
         return twiml(apology_twiml("ro", "unavailable", fallback_number=settings.fallback_number))
+    served = dialled if dialled is not None and dialled.agent == profile.name else None
+    if served is None:  # no business has that number: the phone agent's default business
+        kind = KIND_FOR_AGENT.get(profile.name)
+        served = await _business_for(phone_line, call_sid, kind=kind) if kind else None
     business = profile.name
     now = phone_line.gateway.wall_clock()
     calls.open(
@@ -118,7 +128,7 @@ async def voice(request: Request, form: SignedForm, phone_line: LineDep) -> Resp
         calls.finish(call_sid, at=now, end_reason="rejected_busy")
         return twiml(apology_twiml(profile.language, "busy", fallback_number=fallback))
     try:
-        await phone_line.prepare(call_sid, profile, business)
+        await phone_line.prepare(call_sid, profile, business, business_id=served.id if served else None)
     except UpstreamUnavailable as exc:
         log.warning("call %s: the AI backend is unavailable: %s", call_sid, exc)
         calls.finish(call_sid, at=phone_line.gateway.wall_clock(), end_reason="rejected_unavailable")
@@ -131,11 +141,28 @@ async def voice(request: Request, form: SignedForm, phone_line: LineDep) -> Resp
     base = public_base(request, phone_line)
     document = stream_twiml(
         websocket_url(base) + STREAM_PATH,
-        {"token": phone_line.mint_token(call_sid, business), "business": business},
+        {
+            "token": phone_line.mint_token(call_sid, business),
+            "business": served.slug if served else business,
+        },
         action_url=base + AFTER_PATH,
         status_callback=base + STREAM_STATUS_PATH,
     )
     return twiml(document)
+
+
+async def _business_for(
+    phone_line: PhoneLine, call_sid: str, *, phone: str | None = None, kind: BusinessKind | None = None
+) -> BusinessInfo | None:
+    """The business with that number (the call's ``To``), or the first of that kind; else ``None``.
+
+    A database that does not answer does not keep the call from the agent: it is served without one.
+    """
+    try:
+        return await resolve_business(phone_line.gateway.db, phone=phone, kind=kind)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("call %s: could not look its business up: %s", call_sid, exc)
+        return None
 
 
 @router.post(AFTER_PATH)
