@@ -15,8 +15,12 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from voxgate import __version__
+from voxgate.api.admin import router as admin_router
+from voxgate.api.monitoring import router as monitoring_router
+from voxgate.api.sessions import router as sessions_router
 from voxgate.database import open_database
 from voxgate.gateway import Gateway
+from voxgate.redact import install_log_redaction
 from voxgate.routes import router as rest_router
 from voxgate.serving import start_background_server
 from voxgate.settings import Settings
@@ -117,6 +121,11 @@ def create_app(
                 writer=database.writer,
             )
             app.state.gateway = gateway
+            # Runs before the writer drains (the stack unwinds in reverse): sessions still open are
+            # ended and WAV files finish, so their last records are in the queue that drains.
+            stack.push_async_callback(gateway.recording.aclose)
+            if settings.redact:
+                install_log_redaction()
             app.state.phone_line = PhoneLine(gateway, rest=twilio_rest(settings))
             stack.push_async_callback(app.state.phone_line.aclose)
             log.info("backend: %s (%s), model %s", upstream.backend, upstream.description, upstream.model)
@@ -141,4 +150,7 @@ def create_app(
     app.include_router(twilio_http_router)
     app.include_router(twilio_ws_router)
     app.include_router(calls_router)
+    app.include_router(sessions_router)
+    app.include_router(monitoring_router)
+    app.include_router(admin_router)
     return app

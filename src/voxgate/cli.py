@@ -99,6 +99,20 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from voxgate.database import load_demo_data
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    where, report = asyncio.run(load_demo_data(settings))
+    if report.changed:
+        added = ", ".join(report.businesses) or "no new businesses"
+        print(f"demo data loaded into {where}: {added}; {report.rows} rows added")
+    else:
+        print(f"demo data already present in {where}; nothing to add")
+    return 0
+
+
 def cmd_call(args: argparse.Namespace) -> int:
     from voxgate.caller.cli import run
 
@@ -112,6 +126,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from voxgate.bench.relay import main as relay_main
 
         return asyncio.run(relay_main(args))
+    if args.which == "calls":
+        from voxgate.bench.calls import main as calls_main
+
+        return asyncio.run(calls_main(args))
     if args.which == "codec":
         from voxgate.bench.codec import format_table, run_codec_bench
 
@@ -149,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"], help="upgrade: apply the migrations")
     db.set_defaults(func=cmd_db)
 
+    demo_data = sub.add_parser("demo-data", help="load the demo bar (Blue Note) and salon (Bella)")
+    demo_data.set_defaults(func=cmd_demo_data)
+
     call = sub.add_parser("call", help="act as Twilio placing a call to the gateway's phone line")
     from voxgate.caller.cli import add_arguments as add_call_arguments
 
@@ -156,10 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     call.set_defaults(func=cmd_call)
 
     bench = sub.add_parser("bench", help="benchmarks: print a table, write JSON")
-    bench.add_argument("which", choices=["relay", "codec"])
+    bench.add_argument("which", choices=["relay", "calls", "codec"])
     bench.add_argument("--json", help="write the results to this file")
     bench.add_argument("--sessions", default="1,10,100,200", help="relay: concurrent sessions to measure")
     bench.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs")
+    bench.add_argument(
+        "--storage", default="off,on", help="relay: run voxgate without (off) and with (on) recording"
+    )
+    bench.add_argument("--calls", default="10,50,100,200", help="calls: concurrent calls to measure")
+    bench.add_argument(
+        "--modes", default="passthrough,transcoding", help="calls: passthrough (G.711), transcoding (PCM16)"
+    )
+    bench.add_argument(
+        "--media-ms", type=int, default=100, help="calls: largest media message voxgate sends to Twilio"
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

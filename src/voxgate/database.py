@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voxgate.settings import ConfigError, Settings
-from voxgate.store import DatabaseURLError, StoreWriter, create_engine, session_factory
+from voxgate.store import DatabaseURLError, StoreWriter, create_engine, demo, session_factory
 from voxgate.store.migrate import upgrade
 
 log = logging.getLogger("voxgate.database")
@@ -44,18 +44,49 @@ async def migrate(settings: Settings) -> str:
     return _safe(engine)
 
 
+async def load_demo_data(settings: Settings) -> tuple[str, demo.DemoReport]:
+    """``voxgate demo-data``: bring the schema up to date, then add the demo bar and salon."""
+    where = await migrate(settings)
+    engine = _engine(settings)
+    try:
+        return where, await demo.load_demo(session_factory(engine))
+    except (OperationalError, OSError) as exc:
+        raise ConfigError(f"Cannot reach the database ({where}): {_reason(exc)}") from None
+    finally:
+        await engine.dispose()
+
+
 async def open_database(settings: Settings, stack: AsyncExitStack) -> Database:
     """Connect, bring the schema up to date, start the writer; undone in reverse by ``stack``."""
     await migrate(settings)
     engine = _engine(settings)
     stack.push_async_callback(engine.dispose)
-    writer = StoreWriter(engine, journal_path=settings.journal_path)
+    # Batches of up to a second: a transaction costs far more than a row (several round trips to the
+    # driver, each waiting its turn on the relay's busy loop), and nothing reads these records within
+    # the second (the live view is fed in memory).
+    writer = StoreWriter(engine, journal_path=settings.journal_path, batch_size=5000, flush_interval=1.0)
     await writer.start()
     stack.push_async_callback(_drain, writer)
     log.info(
         "database: %s (schema up to date; write-behind journal %s)", _safe(engine), settings.journal_path
     )
-    return Database(engine, session_factory(engine), writer)
+    sessions = session_factory(engine)
+    if engine.dialect.name == "sqlite":
+        await _demo_on_first_start(sessions)
+    return Database(engine, sessions, writer)
+
+
+async def _demo_on_first_start(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """An embedded database that has never held a business nor a conversation gets the demo bar and
+    salon, so both agents work out of the box; a server database is left to ``voxgate demo-data``."""
+    if not await demo.is_empty(sessions):
+        return
+    report = await demo.load_demo(sessions)
+    log.info(
+        "empty database: loaded the demo businesses %s (%d rows); see voxgate demo-data",
+        ", ".join(report.businesses),
+        report.rows,
+    )
 
 
 async def _drain(writer: StoreWriter) -> None:

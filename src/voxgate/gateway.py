@@ -20,9 +20,11 @@ import orjson
 from voxgate.agents.profiles import AgentProfile
 from voxgate.chain import InterceptionChain
 from voxgate.hooks import install_builtin_hooks
+from voxgate.metrics import GatewayMetrics
 from voxgate.protocol.calls import CallRegistry
 from voxgate.protocol.conversation import RunTool
 from voxgate.protocol.realtime import JSON
+from voxgate.recording import Recorder
 from voxgate.settings import Settings
 from voxgate.store import StoreWriter
 from voxgate.tools.registry import ToolContext, ToolRegistry
@@ -52,10 +54,31 @@ class Gateway:
     started_at: float = field(default_factory=time.monotonic)
     calls: CallRegistry = field(default_factory=CallRegistry)
     """Phone calls (Twilio): webhooks and Media Streams update them; ``subscribe`` to persist them."""
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    """Prometheus metrics on a registry of this gateway's own (``GET /metrics``)."""
+    recorder: Recorder | None = None
+    """Injected, or built from the settings: ``recording`` is the one in use."""
+    recording: Recorder = field(init=False)
 
     def __post_init__(self) -> None:
+        self.recording = self.recorder or Recorder.from_settings(
+            self.settings,
+            submit=self.writer.submit if self.writer is not None else None,
+            metrics=self.metrics,
+            wall_clock=self.wall_clock,
+            model=self.connector.model,
+            backend=self.connector.backend,
+            calls=self.calls,
+        )
+        if self.writer is not None:
+            self.metrics.watch_store(self.writer.stats)
+        self.metrics.known_tools(self.registry.names())
+        self.calls.subscribe(self.recording.call_recorder.on_change)
         install_builtin_hooks(
-            self.chain, mint_token=self._mint_for_session, call_client_tool=self._client_tool
+            self.chain,
+            mint_token=self._mint_for_session,
+            call_client_tool=self._client_tool,
+            record=self.recording.hook,
         )
 
     # -- sessions -------------------------------------------------------------------------------
@@ -97,11 +120,15 @@ class Gateway:
             business_id=business_id,
         )
         self.sessions[client_id] = session
+        session.observer = self.recording
+        self.recording.session_started(session)
         return session
 
-    def end_session(self, session: GatewaySession) -> None:
+    def end_session(self, session: GatewaySession, reason: str | None = None) -> None:
+        """``reason`` says why it ended when the session does not know (e.g. ``client_closed``)."""
         if self.sessions.get(session.client_id) is session:
             del self.sessions[session.client_id]
+        self.recording.session_ended(session, reason)
 
     # -- tools (the ToolRunner of every session) ---------------------------------------------------
     def tool_context(self, session: GatewaySession) -> ToolContext:
@@ -126,6 +153,7 @@ class Gateway:
             if not done:
                 await session.say_out_of_band(filler.text)
         result = await work
+        self.recording.tool_call(session, call.call_id, result)
         log.info(
             "session %s: tool %s %s in %.1f ms",
             session.id,
@@ -139,6 +167,7 @@ class Gateway:
         result = await self.registry.call_from_client(
             name, orjson.dumps(arguments).decode(), self.tool_context(session)
         )
+        self.recording.tool_call(session, None, result)
         output: JSON = result.output
         return output
 

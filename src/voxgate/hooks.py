@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from voxgate.chain import HookResult, InterceptionChain, Message, Reply
+from voxgate.chain import Hook, HookResult, InterceptionChain, Message, Reply
 from voxgate.protocol.realtime import (
     JSON,
     SERVER_EVENT_TYPES,
@@ -34,8 +34,15 @@ ClientToolCaller = Callable[["GatewaySession", str, dict[str, Any]], Awaitable[J
 
 
 def install_builtin_hooks(
-    chain: InterceptionChain, *, mint_token: TokenMinter, call_client_tool: ClientToolCaller
+    chain: InterceptionChain,
+    *,
+    mint_token: TokenMinter,
+    call_client_tool: ClientToolCaller,
+    record: Hook | None = None,
 ) -> None:
+    """``record`` is the recorder's hook (``voxgate.recording.Recorder.hook``); without one nothing is
+    recorded."""
+
     async def custom_messages(message: Message) -> HookResult:
         """The seed's messages beside the Realtime protocol: answered here, never forwarded."""
         session: GatewaySession = message.session
@@ -103,11 +110,6 @@ def install_builtin_hooks(
         await session.send_to_client(notice)
         return message.replace({**message.data, "session": allowed})
 
-    async def record(message: Message) -> HookResult:
-        by_type = message.session.stats.by_type
-        by_type[message.type] = by_type.get(message.type, 0) + 1
-        return message
-
     async def track_conversation(message: Message) -> HookResult:
         session: GatewaySession = message.session
         session.execute(session.conversation.on_server_event(message.data))
@@ -117,5 +119,6 @@ def install_builtin_hooks(
     chain.register(validate_client, stage="validate", direction="client")
     chain.register(validate_server, stage="validate", direction="upstream")
     chain.register(session_policy, stage="validate", direction="client", types=["session.update"])
-    chain.register(record, stage="record")
+    if record is not None:
+        chain.register(record, stage="record", name="record")
     chain.register(track_conversation, stage="tools", direction="upstream")

@@ -55,7 +55,9 @@ class Settings(BaseSettings):
     phone_agent: AgentName = Field(default="salon", alias="VOXGATE_PHONE_AGENT")
     phone_audio: Literal["pcmu", "pcm"] = Field(default="pcmu", alias="VOXGATE_PHONE_AUDIO")
     """``pcmu``: Twilio's G.711 passes through untouched; ``pcm``: transcode to PCM16 24 kHz upstream."""
-    phone_frame_ms: int = Field(default=20, ge=20, le=1000, alias="VOXGATE_PHONE_FRAME_MS")
+    phone_media_ms: int = Field(default=100, ge=20, le=1000, multiple_of=20, alias="VOXGATE_PHONE_MEDIA_MS")
+    """Largest media message sent to Twilio: audio is cut in 20 ms frames and a delta's whole frames are
+    sent together up to this size (fewer messages per second of audio; Twilio accepts any size)."""
     fallback_number: str | None = Field(default=None, alias="VOXGATE_FALLBACK_NUMBER")
     transfer_number: str | None = Field(default=None, alias="VOXGATE_TRANSFER_NUMBER")
     call_token_secret: SecretStr | None = Field(default=None, alias="VOXGATE_CALL_TOKEN_SECRET")
@@ -79,6 +81,14 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(default="text", alias="VOXGATE_LOG_FORMAT")
     record_audio: bool = Field(default=False, alias="VOXGATE_RECORD_AUDIO")
     redact: bool = Field(default=False, alias="VOXGATE_REDACT")
+    # Recording and analytics (issue 4).
+    store_enabled: bool = Field(default=True, alias="VOXGATE_STORE")
+    """``0``: relay without recording conversations (no events, transcripts or usage are stored)."""
+    recordings_dir: str = Field(default="./recordings", alias="VOXGATE_RECORDINGS_DIR")
+    """Where ``VOXGATE_RECORD_AUDIO`` writes one WAV file per conversation item."""
+    prices: dict[str, dict[str, float]] = Field(default_factory=dict, alias="VOXGATE_PRICES")
+    """USD per 1M tokens by model, merged over the built-in table (``voxgate.pricing``), e.g.
+    ``{"gpt-realtime": {"text_in": 4, "text_out": 16, "audio_in": 32, "audio_out": 64}}``."""
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -90,6 +100,14 @@ class Settings(BaseSettings):
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().encode()) < 16:
             raise ValueError("must be at least 16 bytes long")
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _known_price_names(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        from voxgate.pricing import PriceTable
+
+        PriceTable(value)  # raises for a price name the table does not have
         return value
 
     @field_validator("openai_api_key", mode="before")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 async def make_gateway(simulator: BackgroundServer, tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     started: list[BackgroundServer] = []
 
-    async def make(upstream_url: str | None = None, **overrides: Any) -> Gateway:
+    async def make(
+        upstream_url: str | None = None, *, wall_clock: Callable[[], datetime] | None = None, **overrides: Any
+    ) -> Gateway:
         overrides.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / f'gw{len(started)}.db'}")
         overrides.setdefault("VOXGATE_JOURNAL", str(tmp_path / f"gw{len(started)}.journal"))
         settings = Settings(**overrides)
@@ -62,7 +65,8 @@ async def make_gateway(simulator: BackgroundServer, tmp_path: Path) -> AsyncIter
             backend="simulator",
             connect_timeout=3.0,
         )
-        app = create_app(settings, connector=connector)
+        clock = {"wall_clock": wall_clock} if wall_clock is not None else {}
+        app = create_app(settings, connector=connector, **clock)
         server = await start_background_server(app, max_message_bytes=settings.max_message_bytes)
         started.append(server)
         return Gateway(server, simulator, settings)

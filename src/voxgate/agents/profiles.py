@@ -87,6 +87,8 @@ SALON = AgentProfile(
         "check_appointment_availability",
         "find_existing_client",
         "create_voice_appointment",
+        "end_call",
+        "transfer_to_human",
     ),
     greeting="Bună ziua, ați sunat la salonul Bella. Cu ce vă pot ajuta?",
     instructions=(
@@ -95,7 +97,11 @@ SALON = AgentProfile(
         "verifici disponibilitatea cu check_appointment_availability (data și ora în fusul orar "
         "Europe/Bucharest), cauți clientul după telefon cu find_existing_client și creezi programarea cu "
         "create_voice_appointment doar după ce ai numele, telefonul, serviciul, data și ora. Confirmă la "
-        "final serviciul, ziua și ora. Dacă ora dorită e ocupată, propune alternativele primite."
+        "final serviciul, ziua și ora. Dacă ora dorită e ocupată, propune alternativele primite. "
+        "Nu ghici data de azi: trimite ziua și ora cum le-a spus clientul (de exemplu „mâine”, „luni”, "
+        "„la 10”, „zece și jumătate”) sau ca YYYY-MM-DD și HH:MM; uneltele le înțeleg pe amândouă. "
+        "Când convorbirea s-a încheiat și clientul și-a luat la revedere, închide apelul cu end_call. "
+        "Dacă clientul cere să vorbească cu o persoană, folosește transfer_to_human."
     ),
     fallback_line="Îmi pare rău, a apărut o problemă. Puteți repeta, vă rog?",
 )

@@ -7,6 +7,10 @@ load generator (this process) opens N sessions through each relay in turn; every
 and sends a probe (``input_audio_buffer.clear``, answered by ``input_audio_buffer.cleared``) ten times
 a second. The probe's round trip, measured through each relay, gives the latency the gateway adds;
 the relays' CPU time over the steady window gives CPU per session-second.
+
+voxgate runs once per storage mode (``--storage off,on``): ``off`` is ``VOXGATE_STORE=0`` (relay,
+chain and metrics, nothing recorded), ``on`` records every event, transcript and usage into SQLite
+through the write-behind writer. Both are compared with the bare relay in the same run.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from voxgate.bench.procs import Child, free_port, start_child
 from voxgate.bench.report import percentile, table, write_json
+from voxgate.settings import ConfigError
 
 APPEND = orjson.dumps(
     {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(960)).decode()}
@@ -145,27 +150,39 @@ async def run_load(url: str, sessions: int, seconds: float, relay: Child) -> dic
     }
 
 
+STORAGE_MODES = ("off", "on")
+
+
 async def main(args: argparse.Namespace) -> int:
     counts = [int(part) for part in str(args.sessions).split(",") if part.strip()]
+    modes = [m.strip() for m in str(getattr(args, "storage", "off,on")).split(",") if m.strip()]
+    if not modes or any(mode not in STORAGE_MODES for mode in modes):
+        raise ConfigError(f"--storage takes a comma-separated list of {', '.join(STORAGE_MODES)}")
     with tempfile.TemporaryDirectory() as scratch:
-        sim_port, gw_port, bare_port = free_port(), free_port(), free_port()
+        sim_port, bare_port = free_port(), free_port()
         simulator = await start_child(
             "simulator", ["-m", "voxgate", "simulator", "--port", str(sim_port)], sim_port
         )
         children = [simulator]
         try:
-            gateway = await start_child(
-                "voxgate",
-                ["-m", "voxgate", "serve", "--port", str(gw_port), "--backend", "simulator"],
-                gw_port,
-                env={
-                    "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
-                    "VOXGATE_MAX_MESSAGES_PER_SECOND": "1000",
-                    "VOXGATE_LOG_LEVEL": "WARNING",
-                    "DATABASE_URL": f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}",
-                },
-            )
-            children.append(gateway)
+            gateways: dict[str, tuple[Child, int]] = {}
+            for mode in modes:
+                gw_port = free_port()
+                gateway = await start_child(
+                    f"voxgate (storage {mode})",
+                    ["-m", "voxgate", "serve", "--port", str(gw_port), "--backend", "simulator"],
+                    gw_port,
+                    env={
+                        "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
+                        "VOXGATE_MAX_MESSAGES_PER_SECOND": "1000",
+                        "VOXGATE_LOG_LEVEL": "WARNING",
+                        "VOXGATE_STORE": "1" if mode == "on" else "0",
+                        "DATABASE_URL": f"sqlite+aiosqlite:///{Path(scratch) / f'bench-{mode}.db'}",
+                        "VOXGATE_JOURNAL": str(Path(scratch) / f"bench-{mode}.journal"),
+                    },
+                )
+                children.append(gateway)
+                gateways[mode] = (gateway, gw_port)
             bare = await start_child(
                 "bare relay",
                 [
@@ -182,8 +199,11 @@ async def main(args: argparse.Namespace) -> int:
             rows: list[dict[str, Any]] = []
             for count in counts:
                 base = await run_load(f"ws://127.0.0.1:{bare_port}", count, args.seconds, bare)
-                gate = await run_load(f"ws://127.0.0.1:{gw_port}/v1/realtime", count, args.seconds, gateway)
-                rows.append(_compare(base, gate))
+                for mode, (gateway, gw_port) in gateways.items():
+                    url = f"ws://127.0.0.1:{gw_port}/v1/realtime"
+                    gate = await run_load(url, count, args.seconds, gateway)
+                    rows.append({"storage": mode, **_compare(base, gate)})
+                _storage_cost(rows[-len(gateways) :])
                 print(f"  measured {count} sessions", flush=True)
         finally:
             for child in reversed(children):
@@ -207,9 +227,21 @@ def _compare(base: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _storage_cost(rows: list[dict[str, Any]]) -> None:
+    """With both modes measured: what recording adds over the same gateway without it."""
+    by_mode = {row["storage"]: row for row in rows}
+    off, on = by_mode.get("off"), by_mode.get("on")
+    if off is None or on is None:
+        return
+    cpu_off = off["voxgate"]["cpu_ms_per_session_s"]
+    on["storage_extra_cpu"] = on["voxgate"]["cpu_ms_per_session_s"] / cpu_off - 1 if cpu_off else float("nan")
+    on["storage_added_p99_ms"] = on["voxgate"]["rtt_p99_ms"] - off["voxgate"]["rtt_p99_ms"]
+
+
 def _format(rows: list[dict[str, Any]]) -> str:
     headers = [
         "sessions",
+        "storage",
         "bare p50 ms",
         "bare p99 ms",
         "voxgate p50 ms",
@@ -218,12 +250,15 @@ def _format(rows: list[dict[str, Any]]) -> str:
         "bare CPU ms/s·s",
         "voxgate CPU ms/s·s",
         "CPU ratio",
+        "storage CPU +%",
+        "storage p99 +ms",
         "errors",
         "failed",
     ]
     body = [
         [
             r["sessions"],
+            r.get("storage", "on"),
             r["bare"]["rtt_p50_ms"],
             r["bare"]["rtt_p99_ms"],
             r["voxgate"]["rtt_p50_ms"],
@@ -232,6 +267,8 @@ def _format(rows: list[dict[str, Any]]) -> str:
             r["bare"]["cpu_ms_per_session_s"],
             r["voxgate"]["cpu_ms_per_session_s"],
             r["cpu_ratio"],
+            r["storage_extra_cpu"] * 100 if "storage_extra_cpu" in r else "",
+            r.get("storage_added_p99_ms", ""),
             r["bare"]["errors"] + r["voxgate"]["errors"],
             r["bare"]["failed_sessions"] + r["voxgate"]["failed_sessions"],
         ]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import ColumnElement, Table, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,14 +60,55 @@ def _clip(value: str | None, column: ColumnElement[Any]) -> str | None:
     return value[:length] if value is not None and length and len(value) > length else value
 
 
+ROWS_PER_STATEMENT: Final = 100
+"""Rows handed to the driver at once. Preparing a multi-row statement's parameters runs on the event
+loop, which the relay shares; in slices, the relay gets the loop back between them."""
+
+
+async def _execute_many(conn: AsyncConnection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        await conn.execute(stmt, rows[start : start + ROWS_PER_STATEMENT])
+
+
 def _usd(value: float) -> Decimal:
     return Decimal(repr(value)).quantize(_MICRO)
 
 
+# Kinds that only insert-or-ignore rows under their own natural key: once their session row exists,
+# their order relative to each other and to other kinds changes nothing, so a batch writes each of
+# them in one statement. (A statement costs far more than a row: with the kinds interleaved, as a live
+# session produces them, grouping only consecutive records meant several statements per batch.)
+_ORDER_FREE: Final[tuple[type[Record], ...]] = (EventRecord, UsageRecord, ToolCallRecord, RecordingRecord)
+
+
 async def apply_records(conn: AsyncConnection, records: Sequence[Record]) -> None:
-    """Write ``records`` in order on ``conn`` (the caller owns the transaction)."""
-    for kind, group in itertools.groupby(records, key=type):
-        await _HANDLERS[kind](conn, list(group))
+    """Write ``records`` on ``conn`` (the caller owns the transaction), with the effect of their order.
+
+    Sessions are created first and ended last; the order-free kinds are written one statement per
+    kind; the rest (transcripts and truncations, calls and their statuses) in their given order.
+    """
+    started: list[Record] = []
+    free: dict[type[Record], list[Record]] = {}
+    ordered: list[Record] = []
+    ended: list[Record] = []
+    for record in records:
+        kind = type(record)
+        if kind is SessionStarted:
+            started.append(record)
+        elif kind is SessionEnded:
+            ended.append(record)
+        elif kind in _ORDER_FREE:
+            free.setdefault(kind, []).append(record)
+        else:
+            ordered.append(record)
+    if started:
+        await _sessions_started(conn, started)  # type: ignore[arg-type]
+    for kind, group in free.items():
+        await _HANDLERS[kind](conn, group)
+    for kind, run in itertools.groupby(ordered, key=type):
+        await _HANDLERS[kind](conn, list(run))
+    if ended:
+        await _sessions_ended(conn, ended)  # type: ignore[arg-type]
 
 
 async def _sessions_started(conn: AsyncConnection, records: list[SessionStarted]) -> None:
@@ -106,20 +149,53 @@ async def _sessions_ended(conn: AsyncConnection, records: list[SessionEnded]) ->
         )
 
 
+# Events are most of what the writer writes (tens per session per second), so they skip SQLAlchemy's
+# per-row parameter processing: the values are prepared here exactly as the column types would store
+# them (JSON text; on SQLite the naive-UTC text of ``UTCDateTime``, on PostgreSQL an aware datetime)
+# and handed to the driver's executemany. The other tables go through the ORM types.
+_EVENT_COLUMNS: Final = '"session_id", "seq", "direction", "type", "payload", "at"'
+_EVENT_CONFLICT: Final = 'ON CONFLICT ("session_id", "seq") DO NOTHING'
+_EVENT_SQL: Final = {
+    dialect: f'INSERT INTO "events" ({_EVENT_COLUMNS}) VALUES ({marks}) {_EVENT_CONFLICT}'
+    for dialect, marks in (("sqlite", "?, ?, ?, ?, ?, ?"), ("postgresql", "$1, $2, $3, $4, $5, $6"))
+}
+EVENT_ROWS_PER_STATEMENT: Final = 1000
+"""Prepared here, event rows cost the loop ~3 µs each; every statement costs a round trip to the
+driver's thread, which waits its turn on a busy loop. Fewer, larger statements keep up under load."""
+_TYPE_LENGTH: Final[int] = getattr(Event.__table__.c.type.type, "length", None) or 96
+
+
+def _sqlite_time(value: datetime) -> str:
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
+
+
+def _event_time(value: datetime, sqlite_text: bool) -> datetime | str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")  # as UTCDateTime does
+    value = value.astimezone(UTC)
+    return _sqlite_time(value) if sqlite_text else value
+
+
 async def _events(conn: AsyncConnection, records: list[EventRecord]) -> None:
+    dialect = conn.dialect.name
+    sqlite_text = dialect == "sqlite"
     rows = [
-        {
-            "session_id": r.session_id,
-            "seq": r.seq,
-            "direction": r.direction,
-            "type": _clip(r.type, Event.__table__.c.type),
-            "payload": r.payload,
-            "at": r.at,
-        }
+        (
+            r.session_id,
+            r.seq,
+            r.direction,
+            r.type[:_TYPE_LENGTH],
+            orjson.dumps(r.payload, option=orjson.OPT_NON_STR_KEYS).decode(),
+            _event_time(r.at, sqlite_text),
+        )
         for r in records
     ]
-    stmt = _insert(conn, Event).on_conflict_do_nothing(index_elements=["session_id", "seq"])
-    await conn.execute(stmt, rows)
+    sql = _EVENT_SQL[dialect]
+    for start in range(0, len(rows), EVENT_ROWS_PER_STATEMENT):
+        await conn.exec_driver_sql(sql, rows[start : start + EVENT_ROWS_PER_STATEMENT])
 
 
 async def _transcripts(conn: AsyncConnection, records: list[TranscriptRecord]) -> None:
@@ -142,7 +218,7 @@ async def _transcripts(conn: AsyncConnection, records: list[TranscriptRecord]) -
         set_={"text": ins.excluded.text, "at": ins.excluded.at},
         where=Transcript.truncated == false(),
     )
-    await conn.execute(stmt, rows)
+    await _execute_many(conn, stmt, rows)
 
 
 async def _truncations(conn: AsyncConnection, records: list[TranscriptTruncated]) -> None:
@@ -180,7 +256,7 @@ async def _tool_calls(conn: AsyncConnection, records: list[ToolCallRecord]) -> N
         for r in records
     ]
     stmt = _insert(conn, ToolCall).on_conflict_do_nothing(index_elements=["session_id", "call_id"])
-    await conn.execute(stmt, rows)
+    await _execute_many(conn, stmt, rows)
 
 
 async def _usage(conn: AsyncConnection, records: list[UsageRecord]) -> None:
@@ -201,7 +277,7 @@ async def _usage(conn: AsyncConnection, records: list[UsageRecord]) -> None:
         for r in records
     ]
     stmt = _insert(conn, Usage).on_conflict_do_nothing(index_elements=["session_id", "response_id"])
-    await conn.execute(stmt, rows)
+    await _execute_many(conn, stmt, rows)
 
 
 _CALL_FIELDS: Final = (
@@ -285,7 +361,7 @@ async def _recordings(conn: AsyncConnection, records: list[RecordingRecord]) -> 
         for r in records
     ]
     stmt = _insert(conn, Recording).on_conflict_do_nothing(index_elements=["session_id", "item_id"])
-    await conn.execute(stmt, rows)
+    await _execute_many(conn, stmt, rows)
 
 
 Handler = Callable[[AsyncConnection, list[Any]], Awaitable[None]]

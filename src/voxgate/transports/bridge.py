@@ -53,6 +53,21 @@ class ClientPort(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
+class SessionObserver(Protocol):
+    """Told what the chain does not see: the gateway's own events, relay timing, upstream changes.
+
+    ``voxgate.recording.Recorder`` is the observer; every method returns at once (no awaiting).
+    """
+
+    def gateway_event(self, session: GatewaySession, to_upstream: bool, event: JSON) -> None: ...
+    def relayed(self, session: GatewaySession, seconds: float) -> None: ...
+    def upstream(
+        self,
+        session: GatewaySession,
+        change: Literal["connected", "connect_failed", "reconnected", "reconnect_failed", "lost"],
+    ) -> None: ...
+
+
 class ToolRunner(Protocol):
     """Runs server-side tools for a session (``voxgate.tools``)."""
 
@@ -144,11 +159,22 @@ class GatewaySession:
         self._tasks: set[asyncio.Task[None]] = set()
         self._bucket = _TokenBucket(self.limits.max_messages_per_second, clock)
         self._send_lock = asyncio.Lock()
+        self.observer: SessionObserver | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        """How the session was first closed (for the record of its end)."""
 
     # -- life cycle ---------------------------------------------------------------------------
     async def open(self) -> None:
         """Connect upstream and apply the agent profile; raises UpstreamUnavailable."""
-        self._upstream = await self.connector.connect()
+        try:
+            self._upstream = await self.connector.connect()
+        except UpstreamUnavailable:
+            if self.observer is not None:
+                self.observer.upstream(self, "connect_failed")
+            raise
+        if self.observer is not None:
+            self.observer.upstream(self, "connected")
         await self._send_upstream_event(
             {
                 "type": "session.update",
@@ -215,6 +241,7 @@ class GatewaySession:
         if self._closing:
             return
         self._closing = True
+        self.close_code, self.close_reason = code, reason
         current = asyncio.current_task()
         for task in list(self._tasks):
             if task is not current:
@@ -300,10 +327,13 @@ class GatewaySession:
     async def _send_upstream_event(self, event: JSON) -> None:
         if event["type"] == "session.update":
             self.conversation.note_session_update(event["session"])
+        if self.observer is not None:
+            self.observer.gateway_event(self, True, event)
         await self._forward_upstream(dumps(event))
 
     # -- upstream -> client -------------------------------------------------------------------
     async def handle_upstream_frame(self, raw: bytes) -> None:
+        received = self.clock()
         try:
             data = decode_json_object(raw)
         except ProtocolError:
@@ -329,6 +359,8 @@ class GatewaySession:
             self.stats.dropped_by_hooks += 1
             return
         await self._deliver(result.data, result.raw)
+        if self.observer is not None:
+            self.observer.relayed(self, self.clock() - received)
 
     def _suppressed(self, data: JSON) -> bool:
         """Echoes of a reconnect's replay: the client saw these already."""
@@ -357,16 +389,25 @@ class GatewaySession:
         )
 
     async def send_to_client(self, event: JSON) -> None:
+        self._observe_own(event)
         await self._deliver(event, None)
 
     async def send_custom(self, event: JSON) -> None:
         """A voxgate event beside the Realtime protocol (not sent on the drop-in door)."""
         if self.custom_events:
+            self._observe_own(event)
             await self._deliver(event, None)
 
     async def send_error(self, error: ProtocolError) -> None:
         self.stats.errors_sent += 1
-        await self._deliver(error.to_event(), None)
+        event = error.to_event()
+        self._observe_own(event)
+        await self._deliver(event, None)
+
+    def _observe_own(self, event: JSON) -> None:
+        """An event the gateway itself sends the client (the chain saw only upstream ones)."""
+        if self.observer is not None and not self._closing:
+            self.observer.gateway_event(self, False, event)
 
     async def _deliver(self, event: JSON, raw: str | bytes | None) -> None:
         if self._closing:
@@ -402,6 +443,8 @@ class GatewaySession:
             try:
                 upstream = await self.connector.connect()
             except UpstreamUnavailable as exc:
+                if self.observer is not None:
+                    self.observer.upstream(self, "reconnect_failed")
                 log.warning("session %s: reconnect attempt %d failed: %s", self.id, attempt, exc)
                 delay = min(delay * 2, self.limits.reconnect_max_delay)
                 continue
@@ -421,6 +464,8 @@ class GatewaySession:
                 continue
             self._reconnecting = False
             self.stats.upstream_reconnects += 1
+            if self.observer is not None:
+                self.observer.upstream(self, "reconnected")
             log.info(
                 "session %s: upstream restored after %d attempt(s), %d items replayed",
                 self.id,
@@ -442,6 +487,8 @@ class GatewaySession:
 
     async def _fail(self, reason: str, cause: Exception | None = None) -> None:
         log.warning("session %s: ending, %s", self.id, reason)
+        if self.observer is not None:
+            self.observer.upstream(self, "lost")
         unsent = len(self._queued)
         message = "The upstream Realtime connection was lost and could not be restored."
         if unsent:

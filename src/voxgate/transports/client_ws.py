@@ -17,6 +17,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from voxgate.agents.profiles import AgentProfile, get_profile
 from voxgate.auth import authorize
+from voxgate.business import BusinessInfo, resolve_business
 from voxgate.gateway import ClientIdInUse, Gateway
 from voxgate.protocol import dialect
 from voxgate.protocol.realtime import JSON, dumps, error_event, new_id
@@ -42,6 +43,8 @@ class StarletteClient:
         self.websocket = websocket
         self.beta = beta
         self.gone = False
+        self.disconnect_code: int | None = None
+        """The close code when the client side ended the socket (1012: the server is restarting)."""
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
         if self.beta:
@@ -98,9 +101,10 @@ async def _admit(websocket: WebSocket, gateway: Gateway, *, auth_close: int) -> 
     return decision.subprotocol
 
 
-def _profile(gateway: Gateway, websocket: WebSocket) -> AgentProfile | None:
-    name = websocket.query_params.get("agent") or gateway.settings.default_agent
-    return get_profile(name)
+def _profile(gateway: Gateway, websocket: WebSocket, business: BusinessInfo | None) -> AgentProfile | None:
+    """``?agent=``; without it, the agent of the ``?business=``'s kind, else the default agent."""
+    name = websocket.query_params.get("agent") or (business.agent if business else None)
+    return get_profile(name or gateway.settings.default_agent)
 
 
 @router.websocket("/openai/realtime/{client_id}")
@@ -122,7 +126,12 @@ async def _serve(
     if subprotocol is False:
         return
     accepted = subprotocol if isinstance(subprotocol, str) else None
-    profile = _profile(gateway, websocket)
+    slug = websocket.query_params.get("business")
+    business = await resolve_business(gateway.db, slug=slug) if slug else None
+    if slug and business is None:
+        await _refuse(websocket, "unknown_business", f"No business named '{slug}'.", CLOSE_POLICY, accepted)
+        return
+    profile = _profile(gateway, websocket, business)
     if profile is None:
         await _refuse(
             websocket,
@@ -131,6 +140,10 @@ async def _serve(
             CLOSE_POLICY,
             accepted,
         )
+        return
+    if business is not None and profile.name != business.agent:
+        message = f"'{business.slug}' is served by the agent '{business.agent}', not '{profile.name}'."
+        await _refuse(websocket, "agent_business_mismatch", message, CLOSE_POLICY, accepted)
         return
     beta = dialect.wants_beta(websocket.headers, websocket.query_params) or dialect.wants_beta_subprotocol(
         websocket.scope.get("subprotocols", [])
@@ -144,6 +157,7 @@ async def _serve(
             client=client,
             beta=beta,
             custom_events=custom_events,
+            business_id=business.id if business else None,
         )
     except ClientIdInUse:
         await _refuse(
@@ -158,8 +172,11 @@ async def _serve(
     try:
         await _run(websocket, gateway, session, client)
     finally:
+        # Not closed yet: the socket ended first (the client left, or the server is shutting down).
+        ended_by_socket = not session.closed
         await session.close(1000, "session closed")
-        gateway.end_session(session)
+        reason = "gateway_shutdown" if client.disconnect_code == 1012 else "client_closed"
+        gateway.end_session(session, reason if ended_by_socket else None)
         log.info(
             "session %s ended: client %s, %d frames in, %d out",
             session.id,
@@ -209,6 +226,7 @@ async def _run(
         except (WebSocketDisconnect, RuntimeError):
             return
         if message["type"] == "websocket.disconnect":
+            client.disconnect_code = message.get("code")
             return
         frame = message.get("text")
         if frame is None:

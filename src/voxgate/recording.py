@@ -1,0 +1,691 @@
+"""Recording conversations: the ``record`` stage of the interception chain, and the session's life.
+
+``Recorder`` is one per gateway. It sees every event of every session, in both directions: the
+chain's messages through ``hook`` (the ``record`` stage), and the gateway's own events (the profile's
+``session.update``, tool outputs, ``connection_established``, errors) through the session observer
+calls. Per session a ``SessionRecording`` numbers the events and turns them into store records:
+
+- ``SessionStarted`` / ``SessionEnded`` (with the session's figures) when the session opens and ends;
+- an ``EventRecord`` per event, with a per-session ``seq``, audio payloads replaced by their size and
+  consecutive audio chunks of a stream kept as one run (``voxgate.event_log``);
+- ``TranscriptRecord`` per item: the user's from ``input_text`` items and input transcription, the
+  assistant's from ``response.output_audio_transcript.done`` / ``response.output_text.done``;
+  ``TranscriptTruncated`` when the user interrupted (the text estimated to have been heard);
+- ``UsageRecord`` per ``response.done``, priced with the configured price table;
+- ``ToolCallRecord`` per tool run (from ``Gateway.run``);
+- ``RecordingRecord`` per item's WAV file when ``VOXGATE_RECORD_AUDIO`` is on.
+
+The hot path never awaits: records go to ``StoreWriter.submit`` (a deque append), WAV files are
+written in a worker thread. Audio payloads are never copied or decoded here: an event is stripped
+(a shallow copy without the base64 field) before it is kept. ``VOXGATE_REDACT`` masks personal data
+in what is stored and in the live view. The live view (``voxgate.live``) gets a note per session
+start and end, transcript delta and final text, tool call and usage.
+
+With ``VOXGATE_STORE=0`` the recorder only keeps counters for metrics and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from voxgate.audio_recording import Clip, ItemAudio, write_wav
+from voxgate.call_recording import CallRecorder
+from voxgate.chain import HookResult, Message
+from voxgate.event_log import EventLog
+from voxgate.live import LiveFeed, Note
+from voxgate.metrics import EventDirection, GatewayMetrics, UpstreamChange
+from voxgate.pricing import PriceTable
+from voxgate.protocol.audio import BYTES_PER_MS
+from voxgate.protocol.realtime import JSON
+from voxgate.redact import redact_text, redact_value
+from voxgate.store.records import (
+    Record,
+    RecordingRecord,
+    SessionEnded,
+    SessionStarted,
+    ToolCallRecord,
+    TranscriptRecord,
+    TranscriptTruncated,
+    UsageRecord,
+    base64_size,
+)
+
+if TYPE_CHECKING:
+    from voxgate.protocol.calls import CallRegistry
+    from voxgate.settings import Settings
+    from voxgate.tools.registry import ToolResult
+    from voxgate.transports.bridge import GatewaySession
+
+log = logging.getLogger("voxgate.recording")
+session_log = logging.getLogger("voxgate.sessions")
+
+Submit = Callable[[Record], None]
+
+RECENT_NOTES: Final = 40
+"""Per active session, the last transcript and tool notes kept for a live view that joins late."""
+
+
+class Recorder:
+    def __init__(
+        self,
+        *,
+        submit: Submit | None,
+        metrics: GatewayMetrics,
+        live: LiveFeed | None = None,
+        prices: PriceTable | None = None,
+        redact: bool = False,
+        audio_dir: Path | None = None,
+        wall_clock: Callable[[], datetime],
+        model: str | None = None,
+        backend: str | None = None,
+        calls: CallRegistry | None = None,
+    ) -> None:
+        self.submit = submit
+        self.enabled = submit is not None
+        self.metrics = metrics
+        self.live = live or LiveFeed()
+        self.prices = prices or PriceTable()
+        self.redact = redact
+        self.audio_dir = audio_dir if self.enabled else None
+        self.wall_clock = wall_clock
+        self.model = model
+        self.backend = backend
+        self.calls = calls
+        self.call_recorder = CallRecorder(submit, metrics)
+        self.active: dict[str, SessionRecording] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        submit: Submit | None,
+        metrics: GatewayMetrics,
+        wall_clock: Callable[[], datetime],
+        model: str | None = None,
+        backend: str | None = None,
+        calls: CallRegistry | None = None,
+    ) -> Recorder:
+        return cls(
+            submit=submit if settings.store_enabled else None,
+            metrics=metrics,
+            prices=PriceTable(settings.prices),
+            redact=settings.redact,
+            audio_dir=Path(settings.recordings_dir).resolve() if settings.record_audio else None,
+            wall_clock=wall_clock,
+            model=model,
+            backend=backend,
+            calls=calls,
+        )
+
+    # -- the chain's record stage ---------------------------------------------------------------------
+    async def hook(self, message: Message) -> HookResult:
+        recording = self.active.get(message.session.id)
+        if recording is not None:
+            recording.on_event("in" if message.direction == "client" else "out", message.data)
+        return message
+
+    # -- the session observer (what the chain does not see) --------------------------------------------
+    def gateway_event(self, session: GatewaySession, to_upstream: bool, event: JSON) -> None:
+        recording = self.active.get(session.id)
+        if recording is not None:
+            recording.on_event("in" if to_upstream else "out", event)
+
+    def relayed(self, session: GatewaySession, seconds: float) -> None:
+        self.metrics.relayed(seconds)
+
+    def upstream(self, session: GatewaySession, change: UpstreamChange) -> None:
+        self.metrics.upstream(change)
+        recording = self.active.get(session.id)
+        if recording is not None and change in ("connect_failed", "lost"):
+            recording.end_hint = "upstream_unavailable" if change == "connect_failed" else "upstream_failed"
+
+    # -- session life -----------------------------------------------------------------------------------
+    def session_started(self, session: GatewaySession) -> None:
+        recording = SessionRecording(self, session)
+        self.active[session.id] = recording
+        self.metrics.session_opened(session.channel)
+        recording.start()
+
+    def session_ended(self, session: GatewaySession, reason: str | None = None) -> None:
+        recording = self.active.pop(session.id, None)
+        if recording is None:
+            return
+        self.metrics.session_closed(session.channel)
+        recording.end(reason)
+
+    def tool_call(self, session: GatewaySession, call_id: str | None, result: ToolResult) -> None:
+        self.metrics.tool(result.name, result.duration_ms / 1000.0, result.ok)
+        recording = self.active.get(session.id)
+        if recording is not None:
+            recording.on_tool(call_id, result)
+
+    # -- helpers for SessionRecording -------------------------------------------------------------------
+    def publish(self, note: Note) -> None:
+        if self.live.active:
+            self.live.publish(self._masked(note) if self.redact else note)
+
+    def _masked(self, note: Note) -> Note:
+        return {
+            k: redact_value(v) if k in ("text", "delta", "arguments", "result") else v
+            for k, v in note.items()
+        }
+
+    def save_clip(self, clip: Clip | None) -> None:
+        if clip is None or self.audio_dir is None or self.submit is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._write_clip(self.audio_dir, clip, self.submit))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write_clip(self, directory: Path, clip: Clip, submit: Submit) -> None:
+        try:
+            path, duration_ms = await asyncio.to_thread(write_wav, directory, clip)
+        except OSError as exc:
+            log.error(
+                "session %s: could not write the audio of item %s: %s", clip.session_id, clip.item_id, exc
+            )
+            return
+        submit(
+            RecordingRecord(
+                session_id=clip.session_id,
+                item_id=clip.item_id,
+                role=clip.role,
+                path=str(path),
+                duration_ms=duration_ms,
+                at=self.wall_clock(),
+            )
+        )
+
+    def snapshot(self) -> list[Note]:
+        """The active sessions, each with its recent transcript and tool notes (for a new live viewer)."""
+        return [recording.summary(with_recent=True) for recording in self.active.values()]
+
+    async def aclose(self) -> None:
+        """At shutdown: end what is still open, and wait for the WAV files being written."""
+        for recording in list(self.active.values()):
+            self.session_ended(recording.session, "gateway_shutdown")
+        if self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+
+class SessionRecording:
+    """One session's recording state: the sequence numbers, item positions, texts and counters."""
+
+    def __init__(self, recorder: Recorder, session: GatewaySession) -> None:
+        self.recorder = recorder
+        self.session = session
+        self.id = session.id
+        self.store = recorder.enabled
+        self.submit: Submit = recorder.submit or _discard
+        self.redact = recorder.redact
+        self.clock = recorder.wall_clock
+        self.started_at = recorder.wall_clock()
+        self.model = recorder.model
+        self.input_format = self.output_format = "audio/pcm"
+        self.events = EventLog(session.id, self.submit, self.clock, redact=self.redact)
+        self.events_in = self.events_out = 0
+        self.tool_calls = self.tool_errors = self.barge_ins = 0
+        self.input_tokens = self.output_tokens = 0
+        self.cost_usd = 0.0
+        self.end_hint: str | None = None
+        self.positions: dict[str, int] = {}
+        self.texts: dict[str, dict[int, str]] = {}
+        self.partial: dict[str, list[str]] = {}
+        self.audio_bytes: dict[str, int] = {}
+        self.truncated_at: dict[str, int] = {}
+        self.recent: deque[Note] = deque(maxlen=RECENT_NOTES)
+        self.audio = ItemAudio(session.id) if recorder.audio_dir is not None else None
+        self.caller = _caller(recorder.calls, session)
+
+    # -- events ---------------------------------------------------------------------------------------
+    def on_event(self, direction: EventDirection, event: JSON) -> None:
+        kind = event.get("type")
+        if not isinstance(kind, str):
+            kind = ""
+        self.recorder.metrics.event(direction, kind)
+        if direction == "in":
+            self.events_in += 1
+        else:
+            self.events_out += 1
+        if not self.store:
+            if kind == "conversation.item.truncated":
+                self._count_barge_in()
+            elif kind == "response.done":
+                self._usage(event)
+            return
+        self.events.add(direction, kind, event)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, event)
+
+    def position(self, item_id: str) -> int:
+        found = self.positions.get(item_id)
+        if found is None:
+            found = self.positions[item_id] = len(self.positions)
+        return found
+
+    # The handlers: one per event type that says something about the conversation.
+    def _on_session(self, event: JSON) -> None:
+        config = event.get("session") or {}
+        self.model = config.get("model") or self.model
+        audio = config.get("audio") or {}
+        self.input_format = _format_of(audio.get("input"), self.input_format)
+        self.output_format = _format_of(audio.get("output"), self.output_format)
+
+    def _on_item_seen(self, event: JSON) -> None:
+        item = event.get("item") or {}
+        if isinstance(item.get("id"), str):
+            self.position(item["id"])
+
+    def _on_item_done(self, event: JSON) -> None:
+        self._on_item_seen(event)
+        item = event.get("item") or {}
+        if item.get("type") != "message" or item.get("role") not in ("user", "system"):
+            return
+        text = " ".join(
+            part.get("text") or ""
+            for part in item.get("content") or []
+            if isinstance(part, dict) and part.get("type") == "input_text"
+        ).strip()
+        if text:
+            self._transcript(item["id"], item["role"], text)
+
+    def _on_input_committed(self, event: JSON) -> None:
+        item_id = event.get("item_id")
+        if not isinstance(item_id, str):
+            return
+        position = self.position(item_id)
+        if self.audio is not None:
+            self.recorder.save_clip(self.audio.commit_input(item_id, self.input_format, position))
+
+    def _on_input_cleared(self, event: JSON) -> None:
+        if self.audio is not None:
+            self.audio.clear_input()
+
+    def _on_input_append(self, event: JSON) -> None:
+        if self.audio is not None and isinstance(event.get("audio"), str):
+            self.audio.add_input(event["audio"])
+
+    def _on_user_transcript(self, event: JSON) -> None:
+        item_id = event.get("item_id")
+        if isinstance(item_id, str):
+            self._transcript(item_id, "user", str(event.get("transcript") or ""))
+
+    def _on_user_transcript_delta(self, event: JSON) -> None:
+        if self.recorder.live.active:
+            self._live_delta(event.get("item_id"), "user", event.get("delta"))
+
+    def _on_output_item(self, event: JSON) -> None:
+        self._on_item_seen(event)
+
+    def _on_assistant_delta(self, event: JSON) -> None:
+        item_id, delta = event.get("item_id"), event.get("delta")
+        if isinstance(item_id, str) and isinstance(delta, str):
+            self.partial.setdefault(item_id, []).append(delta)
+            if self.recorder.live.active:
+                self._live_delta(item_id, "assistant", delta)
+
+    def _on_assistant_done(self, event: JSON) -> None:
+        item_id = event.get("item_id")
+        if not isinstance(item_id, str):
+            return
+        text = event.get("transcript") if event["type"].endswith("transcript.done") else event.get("text")
+        parts = self.texts.setdefault(item_id, {})
+        parts[int(event.get("content_index") or 0)] = str(text or "")
+        self.partial.pop(item_id, None)
+        full = " ".join(parts[index] for index in sorted(parts)).strip()
+        if item_id in self.truncated_at:
+            # Interrupted before its transcript was complete: re-estimate what was heard.
+            self._truncation(item_id, self.truncated_at[item_id])
+        else:
+            self._transcript(item_id, "assistant", full)
+
+    def _on_output_audio(self, event: JSON) -> None:
+        item_id, delta = event.get("item_id"), event.get("delta")
+        if isinstance(item_id, str) and isinstance(delta, str):
+            self.audio_bytes[item_id] = self.audio_bytes.get(item_id, 0) + base64_size(delta)
+            if self.audio is not None:
+                self.audio.add_output(item_id, delta)
+
+    def _on_output_audio_done(self, event: JSON) -> None:
+        item_id = event.get("item_id")
+        if self.audio is not None and isinstance(item_id, str):
+            self.recorder.save_clip(
+                self.audio.finish_output(item_id, self.output_format, self.position(item_id))
+            )
+
+    def _on_truncated(self, event: JSON) -> None:
+        self._count_barge_in()
+        item_id, end_ms = event.get("item_id"), event.get("audio_end_ms")
+        if isinstance(item_id, str) and isinstance(end_ms, int):
+            self.truncated_at[item_id] = end_ms
+            self._truncation(item_id, end_ms)
+
+    def _on_response_done(self, event: JSON) -> None:
+        self._usage(event)
+
+    # -- derived records --------------------------------------------------------------------------------
+    def _transcript(self, item_id: str, role: str, text: str) -> None:
+        if self.redact:
+            text = redact_text(text)
+        seq = self.position(item_id)
+        self.submit(
+            TranscriptRecord(
+                session_id=self.id, item_id=item_id, role=_role(role), text=text, seq=seq, at=self.clock()
+            )
+        )
+        self._note({"kind": "transcript", "item_id": item_id, "role": role, "text": text, "seq": seq})
+
+    def _truncation(self, item_id: str, audio_end_ms: int) -> None:
+        heard = heard_text(
+            self._assistant_text(item_id), self.audio_bytes.get(item_id, 0), audio_end_ms, self.output_format
+        )
+        if self.redact:
+            heard = redact_text(heard)
+        seq = self.position(item_id)
+        self.submit(
+            TranscriptTruncated(
+                session_id=self.id,
+                item_id=item_id,
+                text=heard,
+                audio_end_ms=audio_end_ms,
+                seq=seq,
+                at=self.clock(),
+            )
+        )
+        self._note(
+            {
+                "kind": "transcript",
+                "item_id": item_id,
+                "role": "assistant",
+                "text": heard,
+                "seq": seq,
+                "truncated": True,
+                "audio_end_ms": audio_end_ms,
+            }
+        )
+
+    def _assistant_text(self, item_id: str) -> str:
+        parts = self.texts.get(item_id)
+        if parts:
+            return " ".join(parts[index] for index in sorted(parts)).strip()
+        return "".join(self.partial.get(item_id, ()))
+
+    def _usage(self, event: JSON) -> None:
+        response = event.get("response") or {}
+        usage = response.get("usage")
+        if not isinstance(usage, dict):
+            return
+        cost = self.recorder.prices.cost(self.model, usage)
+        record = UsageRecord.from_usage(
+            self.id, str(response.get("id") or f"seq{self.events.seq}"), usage, self.clock(), cost
+        )
+        self.input_tokens += record.input_tokens
+        self.output_tokens += record.output_tokens
+        self.cost_usd += cost
+        self.recorder.metrics.usage(record.input_tokens, record.output_tokens, cost)
+        if self.store:
+            self.submit(record)
+            self.recorder.publish(
+                {
+                    "kind": "usage",
+                    "session_id": self.id,
+                    "input_tokens": self.input_tokens,
+                    "output_tokens": self.output_tokens,
+                    "cost_usd": round(self.cost_usd, 6),
+                }
+            )
+
+    def _count_barge_in(self) -> None:
+        self.barge_ins += 1
+        self.recorder.metrics.barge_in(self.session.channel)
+
+    def on_tool(self, call_id: str | None, result: ToolResult) -> None:
+        self.tool_calls += 1
+        if not result.ok:
+            self.tool_errors += 1
+        if not self.store:
+            return
+        arguments: Any = result.arguments
+        output: Any = result.output if result.ok else None
+        error = None
+        if not result.ok:
+            detail = result.output.get("error")
+            error = (
+                f"{detail.get('code')}: {detail.get('message')}" if isinstance(detail, dict) else str(detail)
+            )
+        if self.redact:
+            arguments, output = redact_value(arguments), redact_value(output)
+            error = redact_text(error) if error else error
+        call_id = call_id or f"client_{self.tool_calls}"
+        self.submit(
+            ToolCallRecord(
+                session_id=self.id,
+                call_id=call_id,
+                name=result.name,
+                arguments=arguments,
+                result=output,
+                ok=result.ok,
+                duration_ms=result.duration_ms,
+                at=result.started_at,
+                error=error,
+            )
+        )
+        self._note(
+            {
+                "kind": "tool_call",
+                "call_id": call_id,
+                "name": result.name,
+                "arguments": arguments,
+                "ok": result.ok,
+                "duration_ms": round(result.duration_ms, 1),
+                "result": output,
+                "error": error,
+            }
+        )
+
+    def _note(self, note: Note) -> None:
+        note["session_id"] = self.id
+        self.recent.append(note)
+        self.recorder.publish(note)
+
+    def _live_delta(self, item_id: Any, role: str, delta: Any) -> None:
+        if isinstance(item_id, str) and isinstance(delta, str):
+            self.recorder.publish(
+                {
+                    "kind": "transcript.delta",
+                    "session_id": self.id,
+                    "item_id": item_id,
+                    "role": role,
+                    "delta": delta,
+                }
+            )
+
+    # -- start and end ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        session = self.session
+        if self.store:
+            self.submit(
+                SessionStarted(
+                    session_id=self.id,
+                    channel=session.channel,
+                    agent=session.profile.name,
+                    started_at=self.started_at,
+                    business_id=session.business_id,
+                    client_id=None if session.channel == "phone" else session.client_id,
+                    caller=self.caller,
+                    upstream_model=self.model,
+                    backend=self.recorder.backend,
+                )
+            )
+        figures = self.summary()
+        session_log.info(
+            "session %s started: %s, agent %s, client %s",
+            self.id,
+            session.channel,
+            session.profile.name,
+            self.caller or session.client_id,
+            extra={"fields": {"event": "session.started", **figures}},
+        )
+        self.recorder.publish({"kind": "session.started", "session": figures})
+
+    def end(self, reason: str | None) -> None:
+        ended_at = self.clock()
+        end_reason = (
+            self.end_hint
+            or _call_end_reason(self.recorder.calls, self.session)
+            or reason
+            or _close_reason(self.session)
+        )[:64]
+        if self.audio is not None:
+            for clip in self.audio.drain(self.output_format, self.positions):
+                self.recorder.save_clip(clip)
+        if self.store:
+            self.events.close()
+            self.submit(
+                SessionEnded(
+                    session_id=self.id,
+                    ended_at=ended_at,
+                    end_reason=end_reason,
+                    events_in=self.events_in,
+                    events_out=self.events_out,
+                    tool_call_count=self.tool_calls,
+                    barge_ins=self.barge_ins,
+                    input_tokens=self.input_tokens,
+                    output_tokens=self.output_tokens,
+                    cost_usd=round(self.cost_usd, 6),
+                )
+            )
+        duration = (ended_at - self.started_at).total_seconds()
+        figures = {
+            **self.summary(),
+            "end_reason": end_reason,
+            "ended_at": ended_at.isoformat(),
+            "duration_s": round(duration, 3),
+        }
+        session_log.info(
+            "session %s ended (%s) after %.1fs: %d events in, %d out, %d tool calls, %d tokens, $%.4f",
+            self.id,
+            end_reason,
+            duration,
+            self.events_in,
+            self.events_out,
+            self.tool_calls,
+            self.input_tokens + self.output_tokens,
+            self.cost_usd,
+            extra={"fields": {"event": "session.ended", **figures}},
+        )
+        self.recorder.publish({"kind": "session.ended", "session": figures})
+
+    def summary(self, *, with_recent: bool = False) -> Note:
+        session = self.session
+        figures: Note = {
+            "session_id": self.id,
+            "channel": session.channel,
+            "agent": session.profile.name,
+            "client_id": session.client_id,
+            "caller": redact_text(self.caller) if self.caller and self.redact else self.caller,
+            "business_id": session.business_id,
+            "model": self.model,
+            "started_at": self.started_at.isoformat(),
+            "events_in": self.events_in,
+            "events_out": self.events_out,
+            "tool_calls": self.tool_calls,
+            "tool_errors": self.tool_errors,
+            "barge_ins": self.barge_ins,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+        }
+        if with_recent:
+            figures["recent"] = list(self.recent)
+        return figures
+
+
+def heard_text(text: str, audio_bytes: int, audio_end_ms: int, fmt: str) -> str:
+    """The part of ``text`` spoken in the first ``audio_end_ms`` of its audio, cut at a word boundary.
+
+    The transcript and the audio are generated together, so the share of the audio played is taken
+    as the share of the text heard: an estimate (the Realtime API drops the unheard transcript, so
+    there is nothing more exact to store).
+    """
+    total_ms = audio_bytes / BYTES_PER_MS.get(fmt, BYTES_PER_MS["audio/pcm"])
+    if total_ms <= 0 or audio_end_ms >= total_ms:
+        return text
+    cut = int(len(text) * max(audio_end_ms, 0) / total_ms)
+    if cut < len(text) and not text[cut].isspace():
+        space = text.rfind(" ", 0, cut)
+        cut = space if space > 0 else cut
+    return text[:cut].rstrip()
+
+
+def _discard(record: Record) -> None:
+    return None
+
+
+def _format_of(part: Any, default: str) -> str:
+    fmt = part.get("format") if isinstance(part, dict) else None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    return kind if isinstance(kind, str) and kind in BYTES_PER_MS else default
+
+
+def _role(role: str) -> Any:
+    return role if role in ("user", "assistant", "system") else "user"
+
+
+def _call_sid(session: GatewaySession) -> str | None:
+    # The phone line names a call's session client "call_<CallSid>" (voxgate.transports.phone_line).
+    return session.client_id.removeprefix("call_") if session.channel == "phone" else None
+
+
+def _caller(calls: CallRegistry | None, session: GatewaySession) -> str | None:
+    sid = _call_sid(session)
+    call = calls.get(sid) if calls is not None and sid else None
+    return call.from_number if call is not None else None
+
+
+def _call_end_reason(calls: CallRegistry | None, session: GatewaySession) -> str | None:
+    sid = _call_sid(session)
+    call = calls.get(sid) if calls is not None and sid else None
+    return call.end_reason if call is not None else None
+
+
+def _close_reason(session: GatewaySession) -> str:
+    code = getattr(session, "close_code", None)
+    if code == 1001:
+        return "gateway_shutdown"
+    if code == 1011:
+        return "upstream_failed"
+    reason = getattr(session, "close_reason", None)
+    return reason or "closed"
+
+
+_Handler = Callable[[SessionRecording, JSON], None]
+_HANDLERS: Final[dict[str, _Handler]] = {
+    "session.created": SessionRecording._on_session,
+    "session.updated": SessionRecording._on_session,
+    "conversation.item.added": SessionRecording._on_item_seen,
+    "conversation.item.done": SessionRecording._on_item_done,
+    "input_audio_buffer.append": SessionRecording._on_input_append,
+    "input_audio_buffer.committed": SessionRecording._on_input_committed,
+    "input_audio_buffer.cleared": SessionRecording._on_input_cleared,
+    "conversation.item.input_audio_transcription.delta": SessionRecording._on_user_transcript_delta,
+    "conversation.item.input_audio_transcription.completed": SessionRecording._on_user_transcript,
+    "response.output_item.added": SessionRecording._on_output_item,
+    "response.output_audio_transcript.delta": SessionRecording._on_assistant_delta,
+    "response.output_text.delta": SessionRecording._on_assistant_delta,
+    "response.output_audio_transcript.done": SessionRecording._on_assistant_done,
+    "response.output_text.done": SessionRecording._on_assistant_done,
+    "response.output_audio.delta": SessionRecording._on_output_audio,
+    "response.output_audio.done": SessionRecording._on_output_audio_done,
+    "conversation.item.truncated": SessionRecording._on_truncated,
+    "response.done": SessionRecording._on_response_done,
+}

@@ -1,0 +1,54 @@
+"""``voxgate bench relay`` runs the gateway with storage off and on, beside the bare relay."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from voxgate.bench.relay import _format, _storage_cost
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_the_storage_cost_is_the_difference_between_the_two_modes() -> None:
+    def row(storage: str, cpu: float, p99: float) -> dict[str, object]:
+        figures = {"rtt_p50_ms": 1.0, "rtt_p99_ms": p99, "cpu_ms_per_session_s": cpu, "errors": 0}
+        bare = {**figures, "rtt_p99_ms": 1.0, "cpu_ms_per_session_s": 5.0, "failed_sessions": 0}
+        return {
+            "sessions": 10,
+            "storage": storage,
+            "bare": bare,
+            "voxgate": {**figures, "failed_sessions": 0},
+            "added_p50_ms": 0.0,
+            "added_p99_ms": p99 - 1.0,
+            "cpu_ratio": cpu / 5.0,
+        }
+
+    rows = [row("off", 20.0, 4.0), row("on", 21.0, 4.5)]
+    _storage_cost(rows)
+    assert "storage_extra_cpu" not in rows[0]
+    assert rows[1]["storage_extra_cpu"] == pytest.approx(0.05)
+    assert rows[1]["storage_added_p99_ms"] == pytest.approx(0.5)
+    table = _format(rows)
+    assert "storage CPU +%" in table and " off " in table and " on " in table
+
+
+async def test_a_short_run_measures_both_modes(tmp_path: Path) -> None:
+    out = tmp_path / "relay.json"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voxgate", "bench", "relay", "--sessions", "2", "--seconds", "1",
+        "--json", str(out),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()[-2000:]
+    result = orjson.loads(await asyncio.to_thread(out.read_bytes))
+    assert [(r["sessions"], r["storage"]) for r in result["rows"]] == [(2, "off"), (2, "on")]
+    for row in result["rows"]:
+        assert row["voxgate"]["failed_sessions"] == 0 and row["voxgate"]["probes"] > 0
+    assert "storage_extra_cpu" in result["rows"][1]
+    assert "storage CPU +%" in output.decode()
