@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
@@ -33,20 +34,23 @@ def _handler(upstream_url: str) -> object:
     return handle
 
 
-async def run(host: str, port: int, upstream_url: str) -> None:
-    async with serve(_handler(upstream_url), host, port, max_size=None, compression=None):  # type: ignore[arg-type]
-        print(f"bare relay listening on {host}:{port}", flush=True)
+async def run(
+    host: str, port: int, upstream_url: str, make_handler: Callable[[str], object] = _handler
+) -> None:
+    async with serve(make_handler(upstream_url), host, port, max_size=None, compression=None):  # type: ignore[arg-type]
+        print(f"relay listening on {host}:{port}", flush=True)
         await asyncio.Future()
 
 
-def main() -> None:
+def main(make_handler: Callable[[str], object] = _handler) -> None:
+    """The command line of a baseline relay process (this one, and the phone benchmark's)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="ws://HOST:PORT/v1/realtime?model=...")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(args.host, args.port, args.upstream))
+        asyncio.run(run(args.host, args.port, args.upstream, make_handler))
 
 
 if __name__ == "__main__":

@@ -8,16 +8,16 @@ tokens, validation, chain, records, truncation or resampling: the floor a gatewa
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from voxgate.agents.profiles import SALON
+from voxgate.bench import bare_relay
 
 SESSION = orjson.dumps(
     {
@@ -91,19 +91,8 @@ def handler(upstream_url: str) -> object:
     return handle
 
 
-async def run(host: str, port: int, upstream_url: str) -> None:
-    async with serve(handler(upstream_url), host, port, max_size=None, compression=None):  # type: ignore[arg-type]
-        await asyncio.Future()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--upstream", required=True, help="ws://HOST:PORT/v1/realtime?model=...")
-    args = parser.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(args.host, args.port, args.upstream))
+    bare_relay.main(handler)
 
 
 if __name__ == "__main__":
