@@ -21,7 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from voxgate.agents.profiles import GREETING_PREFIX, AgentProfile
@@ -93,7 +93,6 @@ class SessionStats:
     dropped_by_hooks: int = 0
     upstream_reconnects: int = 0
     tool_calls: int = 0
-    by_type: dict[str, int] = field(default_factory=dict)
 
 
 class _TokenBucket:
