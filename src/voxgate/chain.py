@@ -39,15 +39,17 @@ class Message:
     raw: str | bytes | None = None
     """The frame as received; forwarded as-is unless a hook changed ``data``."""
     note: str = ""
+    type: str = field(init=False)
+    """The event's ``type`` (read once: every hook and the chain's plan ask for it)."""
 
-    @property
-    def type(self) -> str:
-        return str(self.data.get("type", ""))
+    def __post_init__(self) -> None:
+        self.type = str(self.data.get("type", ""))
 
     def replace(self, data: JSON) -> Message:
         """The same message with new content (the raw frame no longer matches, so it is dropped)."""
         self.data = data
         self.raw = None
+        self.type = str(data.get("type", ""))
         return self
 
 

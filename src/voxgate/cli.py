@@ -32,7 +32,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
 
     from voxgate.app import create_app
-    from voxgate.serving import GracefulServer, bind_socket, uvicorn_config
+    from voxgate.serving import GracefulServer, bind_socket, settle_heap, uvicorn_config
 
     settings = _settings(args)
     settings.check_ready_to_serve()
@@ -59,13 +59,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_message_bytes=settings.max_message_bytes,
         log_level=settings.log_level.lower(),
     )
+    settle_heap()
     GracefulServer(config).run(sockets=[sock])
     return 0
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
 
-    from voxgate.serving import GracefulServer, bind_socket, uvicorn_config
+    from voxgate.serving import GracefulServer, bind_socket, settle_heap, uvicorn_config
     from voxgate.settings import is_loopback_host
     from voxgate.simulator import SimulatorOptions, create_simulator_app
 
@@ -85,7 +86,9 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         args.host,
         port,
     )
-    GracefulServer(uvicorn_config(create_simulator_app(options), log_level="warning")).run(sockets=[sock])
+    app = create_simulator_app(options)
+    settle_heap()
+    GracefulServer(uvicorn_config(app, log_level="warning")).run(sockets=[sock])
     return 0
 
 
@@ -126,6 +129,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from voxgate.bench.relay import main as relay_main
 
         return asyncio.run(relay_main(args))
+    if args.which == "speech":
+        from voxgate.bench.speech import main as speech_main
+
+        return asyncio.run(speech_main(args))
     if args.which == "calls":
         from voxgate.bench.calls import main as calls_main
 
@@ -177,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.set_defaults(func=cmd_call)
 
     bench = sub.add_parser("bench", help="benchmarks: print a table, write JSON")
-    bench.add_argument("which", choices=["relay", "calls", "codec"])
+    bench.add_argument("which", choices=["relay", "speech", "calls", "codec"])
     bench.add_argument("--json", help="write the results to this file")
     bench.add_argument("--sessions", default="1,10,100,200", help="relay: concurrent sessions to measure")
     bench.add_argument("--seconds", type=float, default=5.0, help="how long each measurement runs")

@@ -115,6 +115,8 @@ class Gateway:
                 max_messages_per_second=self.settings.max_messages_per_second,
                 max_session_seconds=self.settings.max_session_seconds,
                 reconnect_attempts=self.settings.upstream_reconnect_attempts,
+                # A phone call's audio is batched by the call itself (PhoneConfig.inbound_batch_ms).
+                append_batch_seconds=0.0 if channel == "phone" else self.settings.audio_batch_ms / 1000,
             ),
             clock=self.clock,
             business_id=business_id,

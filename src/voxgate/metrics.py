@@ -120,18 +120,43 @@ class _StoreCollector(Collector):
             yield CounterMetricFamily(f"voxgate_store_{name}", text, value)
 
 
+class _EventCounts(Collector):
+    """``voxgate_events_total``, counted in a plain dict and turned into a metric at scrape time.
+
+    It is incremented for every frame in both directions; a prometheus-client counter takes a lock
+    and checks its labels on every increment, a dict entry costs an addition.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+        self._families: dict[str, str] = {}
+
+    def add(self, direction: EventDirection, kind: str) -> None:
+        family = self._families.get(kind)
+        if family is None:
+            family = event_family(kind)
+            if len(self._families) < 4096:  # types come from clients and upstreams: bound the cache
+                self._families[kind] = family
+        key = (direction, family)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        metric = CounterMetricFamily(
+            "voxgate_events", "Events relayed, by direction and type family.", labels=["direction", "family"]
+        )
+        for (direction, family), count in sorted(self.counts.items()):
+            metric.add_metric([direction, family], count)
+        yield metric
+
+
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.active_sessions = Gauge("voxgate_active_sessions", "Open sessions.", ["channel"], registry=r)
         self.sessions = Counter("voxgate_sessions", "Sessions opened.", ["channel"], registry=r)
-        self.events = Counter(
-            "voxgate_events",
-            "Events relayed, by direction and type family.",
-            ["direction", "family"],
-            registry=r,
-        )
+        self.events = _EventCounts()
+        r.register(self.events)
         self.relay_latency = Histogram(
             "voxgate_relay_latency_seconds",
             "From an upstream frame received to the event handed to the client.",
@@ -169,7 +194,6 @@ class GatewayMetrics:
         )
         self.tokens = Counter("voxgate_tokens", "Tokens used, from response.done.", ["kind"], registry=r)
         self.cost = Counter("voxgate_cost_usd", "Estimated cost in USD, from the price table.", registry=r)
-        self._event_children: dict[tuple[str, str], Counter] = {}
         self._store: _StoreCollector | None = None
         # Every bounded label value is exported from the start (at 0), so dashboards and alerts see
         # the series before the first event of its kind.
@@ -195,13 +219,7 @@ class GatewayMetrics:
 
     # -- the relay path ---------------------------------------------------------------------------
     def event(self, direction: EventDirection, kind: str) -> None:
-        key = (direction, kind)
-        child = self._event_children.get(key)
-        if child is None:
-            child = self.events.labels(direction, event_family(kind))
-            if len(self._event_children) < 4096:  # types come from clients: bound the cache
-                self._event_children[key] = child
-        child.inc()
+        self.events.add(direction, kind)
 
     def relayed(self, seconds: float) -> None:
         self.relay_latency.observe(seconds)

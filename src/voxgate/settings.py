@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=1 << 20, ge=1024, le=15 << 20, alias="VOXGATE_MAX_MESSAGE_BYTES")
     max_messages_per_second: float = Field(default=200.0, gt=0, alias="VOXGATE_MAX_MESSAGES_PER_SECOND")
     max_session_seconds: float = Field(default=3600.0, gt=0, alias="VOXGATE_MAX_SESSION_SECONDS")
+    audio_batch_ms: int = Field(default=60, ge=0, le=500, alias="VOXGATE_AUDIO_BATCH_MS")
+    """Web and SDK clients' audio appends are held up to this long and sent upstream as one (0: off)."""
     upstream_connect_timeout: float = Field(default=10.0, gt=0, alias="VOXGATE_UPSTREAM_CONNECT_TIMEOUT")
     upstream_reconnect_attempts: int = Field(default=4, ge=0, alias="VOXGATE_UPSTREAM_RECONNECT_ATTEMPTS")
     tool_timeout_seconds: float = Field(default=10.0, gt=0, alias="VOXGATE_TOOL_TIMEOUT")

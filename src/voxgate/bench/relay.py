@@ -5,8 +5,9 @@ upstream) and a bare ``websockets`` relay in front of the same simulator. For ea
 load generator (this process) opens N sessions through each relay in turn; every session appends
 20 ms of audio 50 times a second, asks for a spoken answer once a second (so audio deltas flow back)
 and sends a probe (``input_audio_buffer.clear``, answered by ``input_audio_buffer.cleared``) ten times
-a second. The probe's round trip, measured through each relay, gives the latency the gateway adds;
-the relays' CPU time over the steady window gives CPU per session-second.
+a second; each session has its own phase for all three. The probe's round trip, measured through
+each relay, gives the latency the gateway adds; the relays' CPU time over the steady window gives CPU
+per session-second.
 
 voxgate runs once per storage mode (``--storage off,on``): ``off`` is ``VOXGATE_STORE=0`` (relay,
 chain and metrics, nothing recorded), ``on`` records every event, transcript and usage into SQLite
@@ -23,6 +24,7 @@ import random
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,15 +53,22 @@ QUIET_SESSION = orjson.dumps(
 class LoadResult:
     rtts_ms: list[float] = field(default_factory=list)
     audio_deltas: int = 0
+    answers: int = 0
     audio_bytes: int = 0
     errors: int = 0
     failed_sessions: int = 0
 
 
+def same_answer() -> str:
+    """The answer every session asks for: synthesized once, then served from the simulator's cache."""
+    return SPEAK
+
+
 class _Session:
-    def __init__(self, ws: ClientConnection, result: LoadResult) -> None:
+    def __init__(self, ws: ClientConnection, result: LoadResult, speak: Callable[[], str]) -> None:
         self.ws = ws
         self.result = result
+        self.speak = speak
         self.probes: deque[float] = deque()
         self.responding = False
         self.measuring = False
@@ -78,26 +87,32 @@ class _Session:
                     self.result.audio_bytes += len(raw)
                 elif kind == "response.done":
                     self.responding = False
+                    if self.measuring:
+                        self.result.answers += 1
                 elif kind == "error" and self.measuring:
                     self.result.errors += 1
 
     async def send_load(self, until: float) -> None:
+        # Sessions are not in step: each has its own phase within the 20 ms frame, the probe period
+        # and the one-second answer period, as independent users would. In step, every answer of
+        # every session would be generated in the same instant and the probes would measure that burst.
         tick = 0
-        next_at = time.perf_counter() + random.random() * 0.02  # spread sessions over the 20 ms frame
+        probe_phase, speak_phase = random.randrange(5), random.randrange(50)
+        next_at = time.perf_counter() + random.random() * 0.02
         while next_at < until:
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             await self.ws.send(APPEND)
-            if tick % 5 == 0:
+            if tick % 5 == probe_phase:
                 self.probes.append(time.perf_counter())
                 await self.ws.send(PROBE)
-            if tick % 50 == 0 and not self.responding:
+            if tick % 50 == speak_phase and not self.responding:
                 self.responding = True
-                await self.ws.send(SPEAK)
+                await self.ws.send(self.speak())
             tick += 1
             next_at += 0.02
 
 
-async def _open(url: str, result: LoadResult) -> _Session | None:
+async def _open(url: str, result: LoadResult, speak: Callable[[], str]) -> _Session | None:
     try:
         ws = await connect(url, max_size=None, compression=None, open_timeout=30)
         while orjson.loads(await ws.recv())["type"] != "session.created":
@@ -110,15 +125,17 @@ async def _open(url: str, result: LoadResult) -> _Session | None:
                 and event["session"]["audio"]["input"]["turn_detection"] is None
             ):
                 break
-        return _Session(ws, result)
+        return _Session(ws, result, speak)
     except (OSError, ConnectionClosed, TimeoutError):
         result.failed_sessions += 1
         return None
 
 
-async def run_load(url: str, sessions: int, seconds: float, relay: Child) -> dict[str, Any]:
+async def run_load(
+    url: str, sessions: int, seconds: float, relay: Child, speak: Callable[[], str] = same_answer
+) -> dict[str, Any]:
     result = LoadResult()
-    opened = await asyncio.gather(*(_open(url, result) for _ in range(sessions)))
+    opened = await asyncio.gather(*(_open(url, result, speak) for _ in range(sessions)))
     live = [s for s in opened if s is not None]
     warmup = 1.0
     start = time.perf_counter()
@@ -143,6 +160,7 @@ async def run_load(url: str, sessions: int, seconds: float, relay: Child) -> dic
         "rtt_p50_ms": percentile(result.rtts_ms, 50),
         "rtt_p99_ms": percentile(result.rtts_ms, 99),
         "audio_deltas_per_session_s": result.audio_deltas / session_seconds,
+        "answers_per_s": result.answers / wall,
         "errors": result.errors,
         "cpu_seconds": cpu_used,
         "cpu_ms_per_session_s": cpu_used * 1000 / session_seconds,

@@ -27,8 +27,13 @@ _ALPHABET: Final = string.ascii_letters + string.digits
 
 
 def new_id(prefix: str, length: int = 21) -> str:
-    """An id in the shape the real service uses: ``prefix`` + random alphanumerics."""
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    """An id in the shape the real service uses: ``prefix`` + random alphanumerics.
+
+    One ``getrandom`` call per id (``secrets.choice`` makes one per character, and ids are made for
+    every event the simulator sends). ``byte % 62`` leans slightly towards the first eight
+    characters: about 5.9 bits of entropy per character instead of 5.95, fine for ids and secrets alike.
+    """
+    return prefix + "".join([_ALPHABET[byte % 62] for byte in secrets.token_bytes(length)])
 
 
 def _members(union_alias: Any) -> tuple[type[BaseModel], ...]:

@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 from voxgate.agents.profiles import GREETING_PREFIX, AgentProfile
 from voxgate.chain import InterceptionChain, Message, Reply
 from voxgate.protocol import dialect
+from voxgate.protocol.append_batch import AppendBatch
 from voxgate.protocol.conversation import GATEWAY_EVENT_PREFIX, Conversation, RunTool, SendUpstream
 from voxgate.protocol.realtime import JSON, ProtocolError, decode_json_object, dumps, error_event, new_id
 from voxgate.transports.upstream import (
@@ -82,6 +83,8 @@ class SessionLimits:
     reconnect_initial_delay: float = 0.25
     reconnect_max_delay: float = 4.0
     max_queued_while_reconnecting: int = 2000
+    append_batch_seconds: float = 0.0
+    """Hold client audio appends this long and send them upstream as one (0: forward each at once)."""
 
 
 @dataclass(slots=True)
@@ -157,7 +160,8 @@ class GatewaySession:
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._bucket = _TokenBucket(self.limits.max_messages_per_second, clock)
-        self._send_lock = asyncio.Lock()
+        self._appends = AppendBatch()
+        self._append_timer: asyncio.TimerHandle | None = None
         self.observer: SessionObserver | None = None
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -245,6 +249,11 @@ class GatewaySession:
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
+        if self._appends and self._upstream is not None and not self._reconnecting:
+            with contextlib.suppress(UpstreamClosed):  # audio the client sent before it left still goes
+                await self._flush_appends()
+        if self._append_timer is not None:
+            self._append_timer.cancel()
         upstream, self._upstream = self._upstream, None
         if upstream is not None:
             await upstream.close()
@@ -256,6 +265,7 @@ class GatewaySession:
         return self._closing
 
     def spawn(self, coro: Any) -> None:
+        """Run ``coro`` as a task of this session: ``close()`` cancels it."""
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -299,9 +309,41 @@ class GatewaySession:
             return
         if result.type == "session.update":
             self.conversation.note_session_update(result.data.get("session") or {})
+        elif result.type == "input_audio_buffer.append" and self.limits.append_batch_seconds > 0:
+            audio = result.data.get("audio")
+            if isinstance(audio, str):
+                await self._hold_append(audio, result.data.get("event_id"))
+                return
         await self._forward_upstream(result.raw if isinstance(result.raw, str) else dumps(result.data))
 
+    async def _hold_append(self, audio: str, event_id: str | None) -> None:
+        now = self.clock()
+        self._appends.add(audio, event_id, now)
+        if self._appends.full or now - self._appends.started_at >= self.limits.append_batch_seconds:
+            await self._flush_appends()
+        elif self._append_timer is None:
+            loop = asyncio.get_running_loop()
+            self._append_timer = loop.call_later(self.limits.append_batch_seconds, self._on_append_timer)
+
+    def _on_append_timer(self) -> None:
+        # No more audio within the window (the client paused or stopped): send what is held.
+        self._append_timer = None
+        if self._appends and not self._closing:
+            self.spawn(self._flush_appends())
+
+    async def _flush_appends(self) -> None:
+        if self._append_timer is not None:
+            self._append_timer.cancel()
+            self._append_timer = None
+        if self._appends:
+            await self._send_upstream_text(self._appends.take())
+
     async def _forward_upstream(self, text: str) -> None:
+        if self._appends:  # held audio goes first: nothing overtakes what the client sent before it
+            await self._flush_appends()
+        await self._send_upstream_text(text)
+
+    async def _send_upstream_text(self, text: str) -> None:
         if self._reconnecting:
             if len(self._queued) >= self.limits.max_queued_while_reconnecting:
                 await self.send_error(

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -23,6 +24,7 @@ from voxgate.protocol import dialect
 from voxgate.protocol.realtime import JSON, dumps, error_event, new_id
 from voxgate.transports.bridge import Channel, GatewaySession
 from voxgate.transports.upstream import UpstreamUnavailable
+from voxgate.transports.ws_server import Receive, relay_receiver, relay_sender
 
 log = logging.getLogger("voxgate.client")
 
@@ -45,19 +47,24 @@ class StarletteClient:
         self.gone = False
         self.disconnect_code: int | None = None
         """The close code when the client side ended the socket (1012: the server is restarting)."""
+        self._send_now = relay_sender(websocket.scope)
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
         if self.beta:
             for translated in dialect.ga_server_to_beta(event):
                 await self.send_text(dumps(translated))
         elif raw is not None:
-            await self.send_text(raw.decode() if isinstance(raw, bytes) else raw)
+            await self.send_text(raw)
         else:
             await self.send_text(dumps(event))
 
-    async def send_text(self, text: str) -> None:
+    async def send_text(self, text: str | bytes) -> None:
         if self.gone:
             return
+        if self._send_now is not None and self._send_now(text if isinstance(text, bytes) else text.encode()):
+            return
+        if isinstance(text, bytes):
+            text = text.decode()
         try:
             await self.websocket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
@@ -220,9 +227,21 @@ async def _run(
     )
     session.spawn(session.run_upstream())
     session.spawn(session.run_session_timer())
+    # Client frames are read in a task of their own: resuming this handler resumes every middleware
+    # coroutine it runs under, for every frame. The pump ends when the socket does (session.close()
+    # closes the socket first); it is cancelled only if this handler itself is.
+    receive = relay_receiver(websocket.scope) or websocket.receive
+    pump = asyncio.create_task(_pump_client_frames(receive, session, client))
+    try:
+        await asyncio.shield(pump)
+    finally:
+        pump.cancel()
+
+
+async def _pump_client_frames(receive: Receive, session: GatewaySession, client: StarletteClient) -> None:
     while not session.closed:
         try:
-            message = await websocket.receive()
+            message = await receive()
         except (WebSocketDisconnect, RuntimeError):
             return
         if message["type"] == "websocket.disconnect":

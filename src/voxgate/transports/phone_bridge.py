@@ -46,6 +46,7 @@ from voxgate.tools.phone_tools import PHONE_STATE_KEY
 from voxgate.transports.bridge import GatewaySession
 from voxgate.transports.twilio_rest import TwilioRestError
 from voxgate.transports.upstream import UpstreamUnavailable
+from voxgate.transports.ws_server import Receive, SendText, relay_receiver, relay_sender
 
 if TYPE_CHECKING:
     from voxgate.transports.phone_line import PhoneLine
@@ -73,6 +74,7 @@ class PhoneBridge:
         self.phone = PhoneCall(config)
         self.session: GatewaySession | None = None
         self.websocket: WebSocket | None = None
+        self._send_now: SendText | None = None
         self.clock = line.gateway.clock
         self._twilio_lock = asyncio.Lock()
         self._socket_open = False
@@ -88,6 +90,7 @@ class PhoneBridge:
         session = self.session
         assert session is not None, "open_bridge sets the session"
         self.websocket = websocket
+        self._send_now = relay_sender(websocket.scope)
         self._socket_open = True
         self._started_at = self.clock()
         session.state[PHONE_STATE_KEY] = self
@@ -117,12 +120,22 @@ class PhoneBridge:
             await self._finish()
 
     async def _read(self, websocket: WebSocket) -> None:
+        # Twilio's frames are read in a task of their own: resuming this handler would resume every
+        # middleware coroutine it runs under, fifty times a second per call.
+        receive = relay_receiver(websocket.scope) or websocket.receive
+        pump = asyncio.create_task(self._read_frames(receive))
+        try:
+            await asyncio.shield(pump)
+        finally:
+            pump.cancel()
+
+    async def _read_frames(self, receive: Receive) -> None:
         phone = self.phone
         session = self.session
         assert session is not None
         while not session.closed:
             try:
-                message = await websocket.receive()
+                message = await receive()
             except (WebSocketDisconnect, RuntimeError):
                 break
             if message["type"] == "websocket.disconnect":
@@ -226,9 +239,11 @@ class PhoneBridge:
             if not self._greeted:
                 self._greeted = True
                 self._record_greeting_latency()
+            send_now = self._send_now
             try:
                 for text in texts:
-                    await websocket.send_text(text)
+                    if send_now is None or not send_now(text.encode()):
+                        await websocket.send_text(text)
             except (WebSocketDisconnect, RuntimeError, OSError):
                 self._socket_open = False
 

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from voxgate.transports.ws_client import RelayClientConnection
+
 log = logging.getLogger("voxgate.upstream")
 
 
@@ -68,6 +70,7 @@ class _SdkConnection:
         socket = getattr(connection, "_connection", None)
         self._recv_frame = socket.recv if socket is not None else None
         self._send_frame = socket.send if socket is not None else connection.send_raw
+        self._send_now = socket.send_text_now if isinstance(socket, RelayClientConnection) else None
 
     async def recv(self) -> bytes:
         try:
@@ -82,6 +85,8 @@ class _SdkConnection:
         return data
 
     async def send(self, text: str) -> None:
+        if self._send_now is not None and self._send_now(text.encode()):
+            return
         try:
             await self._send_frame(text)
         except ConnectionClosed as exc:
@@ -107,7 +112,13 @@ class SdkConnector:
     async def connect(self, *, model: str | None = None) -> UpstreamConnection:
         manager = self.client.realtime.connect(
             model=model or self.model,
-            websocket_connection_options={"max_size": self.max_frame_bytes},
+            # No permessage-deflate: base64 audio hardly compresses and deflate would cost more CPU
+            # than the whole relay.
+            websocket_connection_options={
+                "max_size": self.max_frame_bytes,
+                "compression": None,
+                "create_connection": RelayClientConnection,  # type: ignore[typeddict-unknown-key]
+            },
         )
         started = time.perf_counter()
         try:

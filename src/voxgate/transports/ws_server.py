@@ -1,0 +1,85 @@
+"""uvicorn's sans-I/O WebSocket protocol, tuned for a relay that forwards every frame it receives.
+
+Three changes, each keeping the protocol's behaviour towards the peer and the ASGI app:
+
+- Writes go through a ``CorkedTransport``: the frames written during one loop turn leave in one
+  ``send()``.
+- Reading is paused only when the app falls ``RECEIVE_HIGH_WATER`` messages behind. uvicorn pauses and
+  resumes the socket around every single message, two ``epoll_ctl`` calls per frame; at 50 audio
+  frames a second per client that is most of what receiving costs.
+- The ASGI scope carries an extension, ``voxgate.relay``, whose ``send_text`` writes a text frame
+  synchronously, without the ASGI message round trip. It answers ``False`` whenever the ordinary path
+  must be used (handshake not done, closing, or the write buffer is full and the sender must wait), so
+  the app falls back to ``websocket.send_text`` and its flow control. Its ``receive`` is the
+  protocol's own ASGI ``receive``: a task that reads frames with it wakes two coroutines per frame,
+  not the twenty of the middleware stack an ASGI handler runs under.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, cast
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+from websockets.http11 import Request
+
+from voxgate.transports.cork import CorkedTransport
+
+RELAY_EXTENSION: Final = "voxgate.relay"
+RECEIVE_HIGH_WATER: Final = 64
+
+SendText = Callable[[bytes], bool]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+
+
+class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(CorkedTransport(cast(asyncio.Transport, transport), self.loop))
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        # The app's task is created but has not run yet: the scope can still be extended.
+        if self.response.status_code == 101:
+            extensions = cast(dict[str, Any], self.scope["extensions"])
+            extensions[RELAY_EXTENSION] = {"send_text": self.send_text_now, "receive": self.receive}
+
+    def send_receive_event_to_app(self) -> None:
+        paused = self.read_paused
+        self.read_paused = True  # the parent pauses after every message unless it believes it already did
+        super().send_receive_event_to_app()
+        self.read_paused = paused
+        if not paused and not self.close_sent and self.queue.qsize() >= RECEIVE_HIGH_WATER:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def send_text_now(self, data: bytes) -> bool:
+        """Write one text frame now; ``False`` if the ASGI ``websocket.send`` path must be used instead."""
+        if (
+            not self.handshake_complete
+            or self.close_sent
+            or self.disconnected
+            or self.initial_response is not None
+            or not self.writable.is_set()
+        ):
+            return False
+        try:
+            self.conn.send_text(data)
+        except InvalidState:
+            return False
+        for chunk in self.conn.data_to_send():
+            self.transport.write(chunk)
+        return True
+
+
+def relay_sender(scope: Mapping[str, Any]) -> SendText | None:
+    """The synchronous text sender of a connection served by ``RelayWebSocketProtocol``, if it is one."""
+    extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    return cast(SendText, extension["send_text"]) if extension else None
+
+
+def relay_receiver(scope: Mapping[str, Any]) -> Receive | None:
+    """The protocol's own ASGI ``receive`` of a connection served by ``RelayWebSocketProtocol``."""
+    extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    return cast(Receive, extension["receive"]) if extension else None
