@@ -171,6 +171,25 @@ async def run_load(
 STORAGE_MODES = ("off", "on")
 
 
+async def start_gateway(name: str, sim_port: int, files: Path, *, store: bool) -> tuple[Child, int]:
+    """``voxgate serve`` in front of the simulator on ``sim_port``; its database and journal at ``files``."""
+    port = free_port()
+    gateway = await start_child(
+        name,
+        ["-m", "voxgate", "serve", "--port", str(port), "--backend", "simulator"],
+        port,
+        env={
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
+            "VOXGATE_MAX_MESSAGES_PER_SECOND": "1000",
+            "VOXGATE_LOG_LEVEL": "WARNING",
+            "VOXGATE_STORE": "1" if store else "0",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{files.with_suffix('.db')}",
+            "VOXGATE_JOURNAL": str(files.with_suffix(".journal")),
+        },
+    )
+    return gateway, port
+
+
 async def main(args: argparse.Namespace) -> int:
     counts = [int(part) for part in str(args.sessions).split(",") if part.strip()]
     modes = [m.strip() for m in str(getattr(args, "storage", "off,on")).split(",") if m.strip()]
@@ -185,19 +204,8 @@ async def main(args: argparse.Namespace) -> int:
         try:
             gateways: dict[str, tuple[Child, int]] = {}
             for mode in modes:
-                gw_port = free_port()
-                gateway = await start_child(
-                    f"voxgate (storage {mode})",
-                    ["-m", "voxgate", "serve", "--port", str(gw_port), "--backend", "simulator"],
-                    gw_port,
-                    env={
-                        "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
-                        "VOXGATE_MAX_MESSAGES_PER_SECOND": "1000",
-                        "VOXGATE_LOG_LEVEL": "WARNING",
-                        "VOXGATE_STORE": "1" if mode == "on" else "0",
-                        "DATABASE_URL": f"sqlite+aiosqlite:///{Path(scratch) / f'bench-{mode}.db'}",
-                        "VOXGATE_JOURNAL": str(Path(scratch) / f"bench-{mode}.journal"),
-                    },
+                gateway, gw_port = await start_gateway(
+                    f"voxgate (storage {mode})", sim_port, Path(scratch) / f"bench-{mode}", store=mode == "on"
                 )
                 children.append(gateway)
                 gateways[mode] = (gateway, gw_port)

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from voxgate.bench.procs import free_port, start_child
-from voxgate.bench.relay import run_load, same_answer
+from voxgate.bench.relay import run_load, same_answer, start_gateway
 from voxgate.bench.report import table, write_json
 
 _ORDER_NUMBERS = itertools.count(1001)
@@ -41,25 +41,13 @@ async def main(args: argparse.Namespace) -> int:
     counts = [int(part) for part in str(args.sessions).split(",") if part.strip()]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as scratch:
-        sim_port, gw_port = free_port(), free_port()
+        sim_port = free_port()
         simulator = await start_child(
             "simulator", ["-m", "voxgate", "simulator", "--port", str(sim_port)], sim_port
         )
         children = [simulator]
         try:
-            gateway = await start_child(
-                "voxgate",
-                ["-m", "voxgate", "serve", "--port", str(gw_port), "--backend", "simulator"],
-                gw_port,
-                env={
-                    "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
-                    "VOXGATE_MAX_MESSAGES_PER_SECOND": "1000",
-                    "VOXGATE_LOG_LEVEL": "WARNING",
-                    "VOXGATE_STORE": "0",
-                    "DATABASE_URL": f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}",
-                    "VOXGATE_JOURNAL": str(Path(scratch) / "bench.journal"),
-                },
-            )
+            gateway, gw_port = await start_gateway("voxgate", sim_port, Path(scratch) / "bench", store=False)
             children.append(gateway)
             url = f"ws://127.0.0.1:{gw_port}/v1/realtime"
             for count in counts:
