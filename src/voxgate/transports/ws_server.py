@@ -1,12 +1,13 @@
 """uvicorn's sans-I/O WebSocket protocol, tuned for a relay that forwards every frame it receives.
 
-Three changes, each keeping the protocol's behaviour towards the peer and the ASGI app:
+Four changes, each keeping the protocol's behaviour towards the peer and the ASGI app:
 
 - Writes go through a ``CorkedTransport``: the frames written during one loop turn leave in one
   ``send()``.
 - Reading is paused only when the app falls ``RECEIVE_HIGH_WATER`` messages behind. uvicorn pauses and
   resumes the socket around every single message, two ``epoll_ctl`` calls per frame; at 50 audio
   frames a second per client that is most of what receiving costs.
+- Received messages wait in a queue made for one reader (``_ReceiveQueue``).
 - The ASGI scope carries an extension, ``voxgate.relay``, whose ``send_text`` writes a text frame
   synchronously, without the ASGI message round trip. It answers ``False`` whenever the ordinary path
   must be used (handshake not done, closing, or the write buffer is full and the sender must wait), so
@@ -18,6 +19,7 @@ Three changes, each keeping the protocol's behaviour towards the peer and the AS
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, cast
 
@@ -34,7 +36,51 @@ SendText = Callable[[bytes], bool]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
+class _ReceiveQueue(asyncio.Queue[Any]):
+    """The protocol's queue of ASGI receive events, for one reader.
+
+    ``asyncio.Queue`` also tracks unfinished tasks and putters, and looks its loop up (a ``getpid``
+    system call) every time the reader waits; a relay's queue is filled by the protocol and read by
+    one task, once per frame.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
 class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _ReceiveQueue()
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(CorkedTransport(cast(asyncio.Transport, transport), self.loop))
 
