@@ -35,6 +35,7 @@ voxgate_store_up                       gauge      (1 while the writer reaches th
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final, Literal
@@ -165,10 +166,8 @@ class _RelayLatency(Collector):
         self.sum += seconds
 
     def collect(self) -> Iterator[Metric]:
-        cumulative, running = [], 0
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            running += count
-            cumulative.append(("+Inf" if bound == float("inf") else repr(bound), running))
+        labels = [*map(repr, self.bounds), "+Inf"]
+        cumulative = list(zip(labels, itertools.accumulate(self.counts), strict=True))
         yield HistogramMetricFamily(
             "voxgate_relay_latency_seconds",
             "From an upstream frame received to the event handed to the client.",

@@ -24,19 +24,22 @@ MAX_HELD_CHARS: Final = 256 * 1024
 
 
 class AppendBatch:
-    __slots__ = ("_chunks", "_event_id", "_padded", "chars", "chunks", "started_at")
+    __slots__ = ("_chunks", "_event_id", "_padded", "chars", "started_at")
 
     def __init__(self) -> None:
         self._chunks: list[str] = []
         self._event_id: str | None = None
         self._padded = False
         self.chars = 0
-        self.chunks = 0
         self.started_at = 0.0
         """When the oldest held chunk arrived (the clock of the caller)."""
 
     def __bool__(self) -> bool:
-        return self.chunks > 0
+        return bool(self._chunks)
+
+    @property
+    def chunks(self) -> int:
+        return len(self._chunks)
 
     def add(self, audio: str, event_id: str | None, now: float) -> None:
         if not self._chunks:
@@ -46,7 +49,6 @@ class AppendBatch:
             self._padded = True  # padding inside the joined string: decode and encode again
         self._chunks.append(audio)
         self.chars += len(audio)
-        self.chunks += 1
 
     @property
     def full(self) -> bool:
@@ -63,5 +65,5 @@ class AppendBatch:
         if self._event_id is not None:
             event["event_id"] = self._event_id
         self._chunks, self._event_id, self._padded = [], None, False
-        self.chars = self.chunks = 0
+        self.chars = 0
         return dumps(event)

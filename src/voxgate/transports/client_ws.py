@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 
@@ -24,7 +23,7 @@ from voxgate.protocol import dialect
 from voxgate.protocol.realtime import JSON, dumps, error_event, new_id
 from voxgate.transports.bridge import Channel, GatewaySession
 from voxgate.transports.upstream import UpstreamUnavailable
-from voxgate.transports.ws_server import Receive, relay_receiver, relay_sender
+from voxgate.transports.ws_server import Receive, frame_receiver, read_in_own_task, relay_sender
 
 log = logging.getLogger("voxgate.client")
 
@@ -227,15 +226,7 @@ async def _run(
     )
     session.spawn(session.run_upstream())
     session.spawn(session.run_session_timer())
-    # Client frames are read in a task of their own: resuming this handler resumes every middleware
-    # coroutine it runs under, for every frame. The pump ends when the socket does (session.close()
-    # closes the socket first); it is cancelled only if this handler itself is.
-    receive = relay_receiver(websocket.scope) or websocket.receive
-    pump = asyncio.create_task(_pump_client_frames(receive, session, client))
-    try:
-        await asyncio.shield(pump)
-    finally:
-        pump.cancel()
+    await read_in_own_task(_pump_client_frames(frame_receiver(websocket), session, client))
 
 
 async def _pump_client_frames(receive: Receive, session: GatewaySession, client: StarletteClient) -> None:

@@ -46,7 +46,13 @@ from voxgate.tools.phone_tools import PHONE_STATE_KEY
 from voxgate.transports.bridge import GatewaySession
 from voxgate.transports.twilio_rest import TwilioRestError
 from voxgate.transports.upstream import UpstreamUnavailable
-from voxgate.transports.ws_server import Receive, SendText, relay_receiver, relay_sender
+from voxgate.transports.ws_server import (
+    Receive,
+    SendText,
+    frame_receiver,
+    read_in_own_task,
+    relay_sender,
+)
 
 if TYPE_CHECKING:
     from voxgate.transports.phone_line import PhoneLine
@@ -115,19 +121,9 @@ class PhoneBridge:
         session.spawn(self._tick())
         try:
             await session.greet()
-            await self._read(websocket)
+            await read_in_own_task(self._read_frames(frame_receiver(websocket)))
         finally:
             await self._finish()
-
-    async def _read(self, websocket: WebSocket) -> None:
-        # Twilio's frames are read in a task of their own: resuming this handler would resume every
-        # middleware coroutine it runs under, fifty times a second per call.
-        receive = relay_receiver(websocket.scope) or websocket.receive
-        pump = asyncio.create_task(self._read_frames(receive))
-        try:
-            await asyncio.shield(pump)
-        finally:
-            pump.cancel()
 
     async def _read_frames(self, receive: Receive) -> None:
         phone = self.phone

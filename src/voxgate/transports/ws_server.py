@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Final, cast
 
+from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.http11 import Request
@@ -125,7 +126,22 @@ def relay_sender(scope: Mapping[str, Any]) -> SendText | None:
     return cast(SendText, extension["send_text"]) if extension else None
 
 
-def relay_receiver(scope: Mapping[str, Any]) -> Receive | None:
-    """The protocol's own ASGI ``receive`` of a connection served by ``RelayWebSocketProtocol``."""
-    extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
-    return cast(Receive, extension["receive"]) if extension else None
+def frame_receiver(websocket: WebSocket) -> Receive:
+    """The protocol's own ASGI ``receive`` when ``RelayWebSocketProtocol`` serves the connection,
+    else Starlette's."""
+    extension = (websocket.scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    return cast(Receive, extension["receive"]) if extension else websocket.receive
+
+
+async def read_in_own_task(reader: Coroutine[Any, Any, None]) -> None:
+    """Run a door's frame-reading loop as a task of its own and wait for it to end.
+
+    An ASGI handler runs under the whole middleware stack: every time it is resumed, so is each
+    coroutine above it, for every frame. The reader's task resumes only itself and ``receive``. It
+    ends when the socket does; it is cancelled only if the handler itself is.
+    """
+    task = asyncio.create_task(reader)
+    try:
+        await asyncio.shield(task)
+    finally:
+        task.cancel()
