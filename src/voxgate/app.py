@@ -123,6 +123,7 @@ def create_app(
             app.state.gateway = gateway
             # Runs before the writer drains (the stack unwinds in reverse): sessions still open are
             # ended and WAV files finish, so their last records are in the queue that drains.
+            gateway.recording.start()
             stack.push_async_callback(gateway.recording.aclose)
             if settings.redact:
                 install_log_redaction()

@@ -191,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--storage", default="off,on", help="relay: run voxgate without (off) and with (on) recording"
     )
+    bench.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="relay: rounds per session count (bare, then each storage mode); the table shows medians",
+    )
     bench.add_argument("--calls", default="10,50,100,200", help="calls: concurrent calls to measure")
     bench.add_argument(
         "--modes", default="passthrough,transcoding", help="calls: passthrough (G.711), transcoding (PCM16)"

@@ -1,16 +1,22 @@
-"""A session's events as store records: numbered in order, audio stripped, audio chunks coalesced.
+"""A session's events as store records: numbered in order, audio stripped, audio chunks coalesced,
+written in blocks.
 
-Every event the gateway relays gets a per-session ``seq`` and becomes an ``EventRecord`` whose payload is
-the event without its base64 audio. Audio chunks (``input_audio_buffer.append``,
-``response.output_audio.delta``) arrive 25 to 50 times a second per direction; storing each as a row
-would make the database the most expensive part of the relay. Consecutive chunks of the same stream
-(same direction, type and item) are therefore kept as one *run*: a single record with the first
-chunk's metadata and ``seq``, plus ``chunks`` (how many events), ``audio_bytes`` (their decoded size in
-all), ``last_at`` and, when the chunks had them, their ``event_ids``. A run ends at the next event in
-its direction, after ``MAX_RUN_CHUNKS`` chunks, or when the session ends. So no event goes unaccounted
-(the ``chunks`` of a session's rows add up to its relayed events), and ``seq`` orders everything, with
-one approximation: events in the *other* direction that arrived while a run was open are numbered
-after the run's first chunk.
+Every event the gateway relays gets a per-session ``seq`` and becomes an entry
+``{"seq", "direction", "type", "at", "payload"}`` whose payload is the event without its base64 audio.
+Audio chunks (``input_audio_buffer.append``, ``response.output_audio.delta``) arrive 25 to 50 times a
+second per direction, so consecutive chunks of the same stream (same direction, type and item) are kept
+as one *run*: a single entry with the first chunk's metadata and ``seq``, plus ``chunks`` (how many
+events), ``audio_bytes`` (their decoded size in all), ``last_at`` and, when the chunks had them, their
+``event_ids``. A run ends at the next event in its direction, after ``MAX_RUN_CHUNKS`` chunks, or when the
+block it belongs to is sealed. So no event goes unaccounted (the ``chunks`` of a session's entries add
+up to its relayed events), and ``seq`` orders everything, with one approximation: events in the *other*
+direction that arrived while a run was open are numbered after the run's first chunk.
+
+Entries are handed to the writer as an ``EventBlock`` of consecutive seq: when ``seal`` is called (the
+recorder does it once a second for every session), when ``MAX_BLOCK_EVENTS`` entries are waiting, and
+when the session ends. A database row per event would make storage the most expensive part of the relay
+(each row costs the writer several microseconds of driver and index work); a row per block costs about
+that once a second.
 
 Nothing here awaits or copies audio: a run keeps counts, and records go to the writer's ``submit``.
 """
@@ -23,10 +29,12 @@ from typing import Any, Final
 
 from voxgate.redact import redact_payload
 from voxgate.store.models import Direction
-from voxgate.store.records import AUDIO_FIELDS, EventRecord, Record, base64_size, strip_audio
+from voxgate.store.records import AUDIO_FIELDS, EventBlock, Record, base64_size
 
 MAX_RUN_CHUNKS: Final = 50
-"""About a second of 20 ms frames per row."""
+"""About a second of 20 ms frames per entry."""
+MAX_BLOCK_EVENTS: Final = 500
+"""Entries per block at most; a busy session's second seldom holds more than a hundred."""
 
 # Events whose ``item`` may carry base64 audio inside its content parts (a client may create an item
 # from recorded audio): stripped like the audio events are.
@@ -60,9 +68,12 @@ def strip_item_audio(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Run:
+    """An open run of audio chunks; it becomes its entry when the block is sealed."""
+
     __slots__ = (
         "audio_bytes",
         "chunks",
+        "direction",
         "event_ids",
         "first_at",
         "item_id",
@@ -73,9 +84,17 @@ class _Run:
     )
 
     def __init__(
-        self, seq: int, kind: str, item_id: Any, meta: dict[str, Any], size: int, at: datetime
+        self,
+        seq: int,
+        direction: Direction,
+        kind: str,
+        item_id: Any,
+        meta: dict[str, Any],
+        size: int,
+        at: datetime,
     ) -> None:
         self.seq = seq
+        self.direction = direction
         self.kind = kind
         self.item_id = item_id
         self.meta = meta
@@ -84,6 +103,22 @@ class _Run:
         self.first_at = self.last_at = at
         event_id = meta.get("event_id")
         self.event_ids: list[Any] = [event_id] if event_id is not None else []
+
+    def entry(self) -> dict[str, Any]:
+        payload = dict(self.meta)
+        payload["audio_bytes"] = self.audio_bytes
+        payload["chunks"] = self.chunks
+        if self.chunks > 1:
+            payload["last_at"] = self.last_at.isoformat()
+            if self.event_ids:
+                payload["event_ids"] = self.event_ids
+        return {
+            "seq": self.seq,
+            "direction": self.direction,
+            "type": self.kind,
+            "at": self.first_at,
+            "payload": payload,
+        }
 
 
 class EventLog:
@@ -101,6 +136,8 @@ class EventLog:
         self.redact = redact
         self.seq = 0
         self._runs: dict[Direction, _Run | None] = {"in": None, "out": None}
+        self._pending: list[dict[str, Any] | _Run] = []
+        self._block_start = 0
 
     def add(self, direction: Direction, kind: str, event: dict[str, Any]) -> None:
         run = self._runs[direction]
@@ -122,56 +159,57 @@ class EventLog:
                 if event_id is not None:
                     run.event_ids.append(event_id)
                 return
-            if run is not None:
-                self._close(direction, run)
             meta = {k: v for k, v in event.items() if k != audio_field}
-            self._runs[direction] = _Run(self._next(), kind, item_id, meta, size, self.clock())
+            run = self._runs[direction] = _Run(
+                self._next(), direction, kind, item_id, meta, size, self.clock()
+            )
+            self._keep(run)
             return
         if run is not None:
-            self._close(direction, run)
-        payload = strip_audio(event)
+            self._runs[direction] = None
+        payload = dict(event)  # not an audio event: nothing to strip at the top level
         if kind in ITEM_EVENTS:
             payload = strip_item_audio(payload)
         if self.redact:
             payload = redact_payload(payload)
+        seq = self.seq
+        self.seq = seq + 1
+        pending = self._pending
+        pending.append(
+            {"seq": seq, "direction": direction, "type": kind, "at": self.clock(), "payload": payload}
+        )
+        if len(pending) >= MAX_BLOCK_EVENTS:
+            self.seal()
+
+    def seal(self) -> None:
+        """Hand what is waiting to the writer as one block (open runs end here)."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        self._runs = {"in": None, "out": None}
+        entries = [item.entry() if isinstance(item, _Run) else item for item in pending]
+        first_seq, self._block_start = self._block_start, self.seq
         self.submit(
-            EventRecord(
+            EventBlock(
                 session_id=self.session_id,
-                seq=self._next(),
-                direction=direction,
-                type=kind,
-                payload=payload,
-                at=self.clock(),
+                first_seq=first_seq,
+                last_seq=self.seq - 1,
+                at=entries[0]["at"],
+                events=entries,
             )
         )
 
     def close(self) -> None:
-        """Submit the runs still open (the session ended)."""
-        for direction, run in list(self._runs.items()):
-            if run is not None:
-                self._close(direction, run)
+        """The session ended: hand over everything still waiting."""
+        self.seal()
 
     def _next(self) -> int:
         seq = self.seq
         self.seq += 1
         return seq
 
-    def _close(self, direction: Direction, run: _Run) -> None:
-        self._runs[direction] = None
-        payload = dict(run.meta)
-        payload["audio_bytes"] = run.audio_bytes
-        payload["chunks"] = run.chunks
-        if run.chunks > 1:
-            payload["last_at"] = run.last_at.isoformat()
-            if run.event_ids:
-                payload["event_ids"] = run.event_ids
-        self.submit(
-            EventRecord(
-                session_id=self.session_id,
-                seq=run.seq,
-                direction=direction,
-                type=run.kind,
-                payload=payload,
-                at=run.first_at,
-            )
-        )
+    def _keep(self, entry: dict[str, Any] | _Run) -> None:
+        self._pending.append(entry)
+        if len(self._pending) >= MAX_BLOCK_EVENTS:
+            self.seal()

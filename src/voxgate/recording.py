@@ -6,8 +6,9 @@ chain's messages through ``hook`` (the ``record`` stage), and the gateway's own 
 calls. Per session a ``SessionRecording`` numbers the events and turns them into store records:
 
 - ``SessionStarted`` / ``SessionEnded`` (with the session's figures) when the session opens and ends;
-- an ``EventRecord`` per event, with a per-session ``seq``, audio payloads replaced by their size and
-  consecutive audio chunks of a stream kept as one run (``voxgate.event_log``);
+- an ``EventBlock`` per session and second holding its events, each with a per-session ``seq``, audio
+  payloads replaced by their size and consecutive audio chunks of a stream kept as one run
+  (``voxgate.event_log``);
 - ``TranscriptRecord`` per item: the user's from ``input_text`` items and input transcription, the
   assistant's from ``response.output_audio_transcript.done`` / ``response.output_text.done``;
   ``TranscriptTruncated`` when the user interrupted (the text estimated to have been heard);
@@ -27,6 +28,7 @@ With ``VOXGATE_STORE=0`` the recorder only keeps counters for metrics and logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -67,6 +69,9 @@ session_log = logging.getLogger("voxgate.sessions")
 
 Submit = Callable[[Record], None]
 
+SEAL_INTERVAL: Final = 1.0
+"""Seconds between the blocks a session's events are written in (``voxgate.event_log``)."""
+
 RECENT_NOTES: Final = 40
 """Per active session, the last transcript and tool notes kept for a live view that joins late."""
 
@@ -100,6 +105,7 @@ class Recorder:
         self.call_recorder = CallRecorder(submit, metrics)
         self.active: dict[str, SessionRecording] = {}
         self._writes: set[asyncio.Task[None]] = set()
+        self._sealer: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(
@@ -208,8 +214,30 @@ class Recorder:
         """The active sessions, each with its recent transcript and tool notes (for a new live viewer)."""
         return [recording.summary(with_recent=True) for recording in self.active.values()]
 
+    def start(self, interval: float = SEAL_INTERVAL) -> None:
+        """Hand every session's waiting events to the writer each ``interval`` seconds (while storing)."""
+        if self.enabled and self._sealer is None:
+            self._sealer = asyncio.get_running_loop().create_task(
+                self._seal_every(interval), name="voxgate-event-blocks"
+            )
+
+    async def _seal_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.seal()
+
+    def seal(self) -> None:
+        """Hand every active session's waiting events to the writer now."""
+        for recording in self.active.values():
+            recording.events.seal()
+
     async def aclose(self) -> None:
         """At shutdown: end what is still open, and wait for the WAV files being written."""
+        if self._sealer is not None:
+            self._sealer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sealer
+            self._sealer = None
         for recording in list(self.active.values()):
             self.session_ended(recording.session, "gateway_shutdown")
         if self._writes:

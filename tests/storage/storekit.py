@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voxgate.store import models
+from voxgate.store.queries import EventEntry, session_events
 from voxgate.store.records import AUDIO_FIELDS
 
 
@@ -28,20 +27,18 @@ async def settled(app_gateway: Any) -> None:
     await app_gateway.writer.flush()
 
 
-async def stored_events(db: async_sessionmaker[AsyncSession], session_id: str) -> list[models.Event]:
+async def stored_events(db: async_sessionmaker[AsyncSession], session_id: str) -> list[EventEntry]:
+    """A session's stored events in seq order, as the API reads them."""
     async with db() as session:
-        rows = await session.scalars(
-            select(models.Event).where(models.Event.session_id == session_id).order_by(models.Event.seq)
-        )
-        return list(rows)
+        return await session_events(session, session_id, limit=1_000_000)
 
 
-def relayed_count(events: list[models.Event]) -> int:
+def relayed_count(events: list[EventEntry]) -> int:
     """How many relayed events the rows stand for (a run of audio chunks is one row)."""
     return sum(int(event.payload["chunks"]) if event.type in AUDIO_FIELDS else 1 for event in events)
 
 
-def assert_stored_as_received(received: list[dict[str, Any]], events: list[models.Event]) -> None:
+def assert_stored_as_received(received: list[dict[str, Any]], events: list[EventEntry]) -> None:
     """Every event the client received is stored, in the order received.
 
     Audio deltas are stored in runs (checked by count); the rest one by one, identified by their

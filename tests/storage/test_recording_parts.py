@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,14 +17,14 @@ from storekit import settled, stored_events
 from integration.conftest import GatewayFactory
 from realtime_testkit import connect
 from voxgate.call_recording import CallRecorder
-from voxgate.event_log import MAX_RUN_CHUNKS, EventLog
+from voxgate.event_log import MAX_BLOCK_EVENTS, MAX_RUN_CHUNKS, EventLog
 from voxgate.logs import JsonFormatter
 from voxgate.metrics import GatewayMetrics
 from voxgate.pricing import PriceTable, TokenPrices, usage_cost
 from voxgate.protocol.calls import CallRegistry
 from voxgate.recording import heard_text
 from voxgate.redact import RedactingFilter, install_log_redaction, redact_payload, redact_text
-from voxgate.store.records import CallRecord, CallStatus, EventRecord, Record
+from voxgate.store.records import CallRecord, CallStatus, EventBlock, Record
 
 T0 = datetime(2030, 1, 7, 12, tzinfo=UTC)
 
@@ -44,6 +45,18 @@ class Ticks:
         return T0 + timedelta(milliseconds=self.n)
 
 
+def entries(records: list[Record]) -> list[dict[str, Any]]:
+    """The events of the blocks submitted, checking that the blocks follow each other in seq."""
+    blocks = [r for r in records if isinstance(r, EventBlock)]
+    for before, after in itertools.pairwise(blocks):
+        assert after.first_seq == before.last_seq + 1
+    found = [entry for b in blocks for entry in b.events]
+    for b in blocks:
+        assert [e["seq"] for e in b.events] == list(range(b.first_seq, b.last_seq + 1))
+        assert b.at == b.events[0]["at"]
+    return found
+
+
 def test_audio_chunks_become_runs_and_every_event_is_counted() -> None:
     records: list[Record] = []
     log = EventLog("s", records.append, Ticks())
@@ -54,20 +67,39 @@ def test_audio_chunks_become_runs_and_every_event_is_counted() -> None:
         log.add("out", DELTA, delta)
     log.add("in", "input_audio_buffer.commit", {"type": "input_audio_buffer.commit"})
     log.close()
-    events = sorted((r for r in records if isinstance(r, EventRecord)), key=lambda r: r.seq)
-    assert [(e.seq, e.direction, e.type) for e in events] == [
+    events = entries(records)
+    assert len(records) == 1, "one block"
+    assert [(e["seq"], e["direction"], e["type"]) for e in events] == [
         (0, "in", "input_audio_buffer.append"),
         (1, "out", "response.output_audio.delta"),
         (2, "out", "response.output_audio.delta"),
         (3, "in", "input_audio_buffer.commit"),
     ]
-    appends, first, second, _ = (e.payload for e in events)
+    appends, first, second, _ = (e["payload"] for e in events)
     assert appends["audio_bytes"] == 2880 and appends["chunks"] == 3 and "audio" not in appends
     assert appends["last_at"] == (T0 + timedelta(milliseconds=3)).isoformat()
     assert first["item_id"] == "a" and first["chunks"] == 2 and first["audio_bytes"] == 960
     assert first["event_ids"] == ["e1", "e2"] and "delta" not in first
     assert second == {"type": DELTA, "item_id": "b", "event_id": "e3", "audio_bytes": 10, "chunks": 1}
-    assert events[0].at == T0 + timedelta(milliseconds=1)
+    assert events[0]["at"] == T0 + timedelta(milliseconds=1)
+
+
+def test_blocks_are_sealed_on_demand_and_when_full_and_runs_end_with_them() -> None:
+    records: list[Record] = []
+    log = EventLog("s", records.append, Ticks())
+    log.seal()
+    assert records == [], "nothing waiting: no block"
+    for _ in range(3):
+        log.add("in", "input_audio_buffer.append", {"type": "input_audio_buffer.append", "audio": chunk(10)})
+    log.seal()
+    log.add("in", "input_audio_buffer.append", {"type": "input_audio_buffer.append", "audio": chunk(10)})
+    for n in range(MAX_BLOCK_EVENTS + 1):
+        log.add("out", "response.output_text.delta", {"type": "response.output_text.delta", "delta": str(n)})
+    log.close()
+    events = entries(records)
+    assert [len(r.events) for r in records if isinstance(r, EventBlock)] == [1, MAX_BLOCK_EVENTS, 2]
+    assert [e["payload"].get("chunks") for e in events[:2]] == [3, 1], "the sealed run was not reopened"
+    assert len(events) == MAX_BLOCK_EVENTS + 3
 
 
 def test_a_long_run_is_cut_into_rows_of_bounded_size() -> None:
@@ -76,7 +108,7 @@ def test_a_long_run_is_cut_into_rows_of_bounded_size() -> None:
     for _ in range(MAX_RUN_CHUNKS * 2 + 1):
         log.add("in", "input_audio_buffer.append", {"type": "input_audio_buffer.append", "audio": chunk(2)})
     log.close()
-    assert [r.payload["chunks"] for r in records if isinstance(r, EventRecord)] == [50, 50, 1]
+    assert [e["payload"]["chunks"] for e in entries(records)] == [50, 50, 1]
 
 
 def test_item_audio_is_stripped_and_payload_text_redacted() -> None:
@@ -92,12 +124,12 @@ def test_item_audio_is_stripped_and_payload_text_redacted() -> None:
     }
     event = {"type": "conversation.item.create", "event_id": "ev_0722123456", "item": item}
     log.add("in", "conversation.item.create", event)
-    (record,) = records
-    assert isinstance(record, EventRecord)
-    parts = record.payload["item"]["content"]
+    log.close()
+    ((record,),) = [b.events for b in records if isinstance(b, EventBlock)]
+    parts = record["payload"]["item"]["content"]
     assert parts[0] == {"type": "input_audio", "audio_bytes": 300}
     assert parts[1]["text"] == "call me on [phone] or [email]"
-    assert record.payload["event_id"] == "ev_0722123456", "ids are not text: kept"
+    assert record["payload"]["event_id"] == "ev_0722123456", "ids are not text: kept"
     assert "audio" in item["content"][0], "the relayed event itself is untouched"
 
 

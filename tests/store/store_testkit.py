@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voxgate.store.models import Channel, Direction, Event
+from voxgate.store.models import Channel, Direction, EventBlock
 from voxgate.store.records import EventRecord, SessionEnded, SessionStarted
 
 T0 = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)
@@ -66,11 +66,18 @@ async def eventually(condition: Callable[[], bool], limit: float = 60.0) -> None
             await asyncio.sleep(0.01)
 
 
+async def stored_entries(sessions: async_sessionmaker[AsyncSession], session_id: str) -> list[dict[str, Any]]:
+    """A session's stored events, block by block in the order the blocks were inserted."""
+    async with sessions() as db:
+        blocks = await db.scalars(
+            select(EventBlock.events).where(EventBlock.session_id == session_id).order_by(EventBlock.id)
+        )
+        return [entry for block in blocks for entry in block]
+
+
 async def event_seqs(sessions: async_sessionmaker[AsyncSession], session_id: str) -> list[int]:
     """The seqs of a session's events in the order they were inserted."""
-    async with sessions() as db:
-        rows = await db.scalars(select(Event.seq).where(Event.session_id == session_id).order_by(Event.id))
-        return list(rows)
+    return [entry["seq"] for entry in await stored_entries(sessions, session_id)]
 
 
 def unreachable_url() -> str:

@@ -1,8 +1,9 @@
 """``voxgate bench relay``: what the gateway adds on the relay path, next to a bare relay, in one run.
 
-Three child processes on loopback: the simulator, voxgate (``serve`` with the simulator as its
-upstream) and a bare ``websockets`` relay in front of the same simulator. For each session count the
-load generator (this process) opens N sessions through each relay in turn; every session appends
+Child processes on loopback: the simulator, voxgate (``serve`` with the simulator as its upstream)
+and a bare ``websockets`` relay in front of the same simulator. For each session count, in each round
+(``--repeat``; the table shows medians), the load generator (this process) opens N sessions through
+each relay in turn, every process started afresh for the round; every session appends
 20 ms of audio 50 times a second, asks for a spoken answer once a second (so audio deltas flow back)
 and sends a probe (``input_audio_buffer.clear``, answered by ``input_audio_buffer.cleared``) ten times
 a second; each session has its own phase for all three. The probe's round trip, measured through
@@ -21,6 +22,7 @@ import asyncio
 import base64
 import contextlib
 import random
+import statistics
 import tempfile
 import time
 from collections import deque
@@ -195,49 +197,66 @@ async def main(args: argparse.Namespace) -> int:
     modes = [m.strip() for m in str(getattr(args, "storage", "off,on")).split(",") if m.strip()]
     if not modes or any(mode not in STORAGE_MODES for mode in modes):
         raise ConfigError(f"--storage takes a comma-separated list of {', '.join(STORAGE_MODES)}")
+    repeat = max(1, int(getattr(args, "repeat", 1)))
+    print(f"  {repeat} round(s) per session count, fresh processes for each", flush=True)
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as scratch:
-        sim_port, bare_port = free_port(), free_port()
-        simulator = await start_child(
-            "simulator", ["-m", "voxgate", "simulator", "--port", str(sim_port)], sim_port
-        )
-        children = [simulator]
-        try:
-            gateways: dict[str, tuple[Child, int]] = {}
-            for mode in modes:
-                gateway, gw_port = await start_gateway(
-                    f"voxgate (storage {mode})", sim_port, Path(scratch) / f"bench-{mode}", store=mode == "on"
-                )
-                children.append(gateway)
-                gateways[mode] = (gateway, gw_port)
-            bare = await start_child(
-                "bare relay",
-                [
-                    "-m",
-                    "voxgate.bench.bare_relay",
-                    "--port",
-                    str(bare_port),
-                    "--upstream",
-                    f"ws://127.0.0.1:{sim_port}/v1/realtime?model=gpt-realtime",
-                ],
-                bare_port,
-            )
-            children.append(bare)
-            rows: list[dict[str, Any]] = []
-            for count in counts:
-                base = await run_load(f"ws://127.0.0.1:{bare_port}", count, args.seconds, bare)
-                for mode, (gateway, gw_port) in gateways.items():
-                    url = f"ws://127.0.0.1:{gw_port}/v1/realtime"
-                    gate = await run_load(url, count, args.seconds, gateway)
-                    rows.append({"storage": mode, **_compare(base, gate)})
-                _storage_cost(rows[-len(gateways) :])
-                print(f"  measured {count} sessions", flush=True)
-        finally:
-            for child in reversed(children):
-                child.stop()
+        for count in counts:
+            rounds = [
+                await _round(count, modes, args.seconds, Path(scratch) / f"{count}-{n}")
+                for n in range(repeat)
+            ]
+            rows.extend(_medians(rounds))
+            print(f"  measured {count} sessions", flush=True)
     print(_format(rows))
     if args.json:
-        write_json(args.json, {"benchmark": "relay", "seconds": args.seconds, "rows": rows})
+        write_json(args.json, {"benchmark": "relay", "seconds": args.seconds, "repeat": repeat, "rows": rows})
     return 0
+
+
+async def _round(count: int, modes: list[str], seconds: float, files: Path) -> list[dict[str, Any]]:
+    """One measurement of ``count`` sessions through the bare relay, then through voxgate in each storage
+    mode, each in a process started for it: a process's own luck (where its memory landed, what shared
+    its CPU's cache) then varies between rounds instead of biasing every round the same way."""
+    sim_port = free_port()
+    simulator = await start_child(
+        "simulator", ["-m", "voxgate", "simulator", "--port", str(sim_port)], sim_port
+    )
+    try:
+        bare_port = free_port()
+        bare = await start_child(
+            "bare relay",
+            [
+                "-m",
+                "voxgate.bench.bare_relay",
+                "--port",
+                str(bare_port),
+                "--upstream",
+                f"ws://127.0.0.1:{sim_port}/v1/realtime?model=gpt-realtime",
+            ],
+            bare_port,
+        )
+        try:
+            base = await run_load(f"ws://127.0.0.1:{bare_port}", count, seconds, bare)
+        finally:
+            bare.stop()
+        measured = []
+        for mode in modes:
+            gateway, gw_port = await start_gateway(
+                f"voxgate (storage {mode})",
+                sim_port,
+                files.with_name(f"{files.name}-{mode}"),
+                store=mode == "on",
+            )
+            try:
+                gate = await run_load(f"ws://127.0.0.1:{gw_port}/v1/realtime", count, seconds, gateway)
+            finally:
+                gateway.stop()
+            measured.append({"storage": mode, **_compare(base, gate)})
+    finally:
+        simulator.stop()
+    _storage_cost(measured)
+    return measured
 
 
 def _compare(base: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +270,26 @@ def _compare(base: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
         if base["cpu_ms_per_session_s"]
         else float("nan"),
     }
+
+
+def _medians(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per storage mode: every figure the median over the rounds (ratios are taken per round,
+    against the bare relay measured just before, then their median), and the rounds themselves."""
+    if len(rounds) == 1:
+        return rounds[0]
+    return [
+        {**_median_of([r[i] for r in rounds]), "rounds": [r[i] for r in rounds]}
+        for i in range(len(rounds[0]))
+    ]
+
+
+def _median_of(values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        return {key: _median_of([v[key] for v in values]) for key in first}
+    if isinstance(first, int | float) and not isinstance(first, bool):
+        return statistics.median(values)
+    return first
 
 
 def _storage_cost(rows: list[dict[str, Any]]) -> None:
@@ -300,6 +339,7 @@ def _format(rows: list[dict[str, Any]]) -> str:
         ]
         for r in rows
     ]
-    return "relay benchmark: round trip of a probe through each relay, CPU per session-second\n" + table(
-        headers, body
-    )
+    title = "relay benchmark: round trip of a probe through each relay, CPU per session-second"
+    if rows and "rounds" in rows[0]:
+        title += f" (medians of {len(rows[0]['rounds'])} rounds)"
+    return title + "\n" + table(headers, body)

@@ -19,6 +19,7 @@ from voxgate.store.engine import DatabaseURLError, create_engine, session_factor
 from voxgate.store.records import (
     CallRecord,
     CallStatus,
+    EventBlock,
     EventRecord,
     Record,
     RecordingRecord,
@@ -35,6 +36,7 @@ __all__ = [
     "CallRecord",
     "CallStatus",
     "DatabaseURLError",
+    "EventBlock",
     "EventRecord",
     "Record",
     "RecordingRecord",

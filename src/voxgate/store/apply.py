@@ -19,10 +19,11 @@ from sqlalchemy import ColumnElement, Table, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from voxgate.store.models import Call, Event, Recording, Session, ToolCall, Transcript, Usage
+from voxgate.store.models import Call, Recording, Session, ToolCall, Transcript, Usage
 from voxgate.store.records import (
     CallRecord,
     CallStatus,
+    EventBlock,
     EventRecord,
     Record,
     RecordingRecord,
@@ -78,7 +79,13 @@ def _usd(value: float) -> Decimal:
 # their order relative to each other and to other kinds changes nothing, so a batch writes each of
 # them in one statement. (A statement costs far more than a row: with the kinds interleaved, as a live
 # session produces them, grouping only consecutive records meant several statements per batch.)
-_ORDER_FREE: Final[tuple[type[Record], ...]] = (EventRecord, UsageRecord, ToolCallRecord, RecordingRecord)
+_ORDER_FREE: Final[tuple[type[Record], ...]] = (
+    EventRecord,
+    EventBlock,
+    UsageRecord,
+    ToolCallRecord,
+    RecordingRecord,
+)
 
 
 async def apply_records(conn: AsyncConnection, records: Sequence[Record]) -> None:
@@ -149,20 +156,20 @@ async def _sessions_ended(conn: AsyncConnection, records: list[SessionEnded]) ->
         )
 
 
-# Events are most of what the writer writes (tens per session per second), so they skip SQLAlchemy's
-# per-row parameter processing: the values are prepared here exactly as the column types would store
-# them (JSON text; on SQLite the naive-UTC text of ``UTCDateTime``, on PostgreSQL an aware datetime)
-# and handed to the driver's executemany. The other tables go through the ORM types.
-_EVENT_COLUMNS: Final = '"session_id", "seq", "direction", "type", "payload", "at"'
-_EVENT_CONFLICT: Final = 'ON CONFLICT ("session_id", "seq") DO NOTHING'
-_EVENT_SQL: Final = {
-    dialect: f'INSERT INTO "events" ({_EVENT_COLUMNS}) VALUES ({marks}) {_EVENT_CONFLICT}'
-    for dialect, marks in (("sqlite", "?, ?, ?, ?, ?, ?"), ("postgresql", "$1, $2, $3, $4, $5, $6"))
+# Event blocks are most of what the writer writes (one per active session and second), so they skip
+# SQLAlchemy's per-row parameter processing: the values are prepared here exactly as the column types
+# would store them (JSON text; on SQLite the naive-UTC text of ``UTCDateTime``, on PostgreSQL an aware
+# datetime) and handed to the driver's executemany. The other tables go through the ORM types.
+_BLOCK_COLUMNS: Final = '"session_id", "first_seq", "last_seq", "at", "events"'
+_BLOCK_CONFLICT: Final = 'ON CONFLICT ("session_id", "first_seq") DO NOTHING'
+_BLOCK_SQL: Final = {
+    dialect: f'INSERT INTO "event_blocks" ({_BLOCK_COLUMNS}) VALUES ({marks}) {_BLOCK_CONFLICT}'
+    for dialect, marks in (("sqlite", "?, ?, ?, ?, ?"), ("postgresql", "$1, $2, $3, $4, $5"))
 }
-EVENT_ROWS_PER_STATEMENT: Final = 1000
-"""Prepared here, event rows cost the loop ~3 µs each; every statement costs a round trip to the
-driver's thread, which waits its turn on a busy loop. Fewer, larger statements keep up under load."""
-_TYPE_LENGTH: Final[int] = getattr(Event.__table__.c.type.type, "length", None) or 96
+BLOCK_ROWS_PER_STATEMENT: Final = 500
+"""Every statement costs a round trip to the driver's thread, which waits its turn on a busy loop."""
+_TYPE_LENGTH: Final[int] = 96
+"""Event types are cut to this length (the length of the old ``events.type`` column)."""
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -172,30 +179,47 @@ def _sqlite_time(value: datetime) -> str:
     )
 
 
-def _event_time(value: datetime, sqlite_text: bool) -> datetime | str:
+def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r}: pass a timezone-aware value")  # as UTCDateTime does
-    value = value.astimezone(UTC)
+    return value.astimezone(UTC)
+
+
+def _block_time(value: datetime, sqlite_text: bool) -> datetime | str:
+    value = _utc(value)
     return _sqlite_time(value) if sqlite_text else value
 
 
-async def _events(conn: AsyncConnection, records: list[EventRecord]) -> None:
+def _single(r: EventRecord) -> EventBlock:
+    """A one-event record (a journal line from an earlier version) as a block of one."""
+    event = {"seq": r.seq, "direction": r.direction, "type": r.type, "at": _utc(r.at), "payload": r.payload}
+    return EventBlock(session_id=r.session_id, first_seq=r.seq, last_seq=r.seq, at=r.at, events=[event])
+
+
+async def _event_records(conn: AsyncConnection, records: list[EventRecord]) -> None:
+    await _event_blocks(conn, [_single(r) for r in records])
+
+
+async def _event_blocks(conn: AsyncConnection, records: list[EventBlock]) -> None:
     dialect = conn.dialect.name
     sqlite_text = dialect == "sqlite"
+    for r in records:
+        for event in r.events:
+            if len(event["type"]) > _TYPE_LENGTH:
+                event["type"] = event["type"][:_TYPE_LENGTH]
     rows = [
         (
             r.session_id,
-            r.seq,
-            r.direction,
-            r.type[:_TYPE_LENGTH],
-            orjson.dumps(r.payload, option=orjson.OPT_NON_STR_KEYS).decode(),
-            _event_time(r.at, sqlite_text),
+            r.first_seq,
+            r.last_seq,
+            _block_time(r.at, sqlite_text),
+            orjson.dumps(r.events, option=orjson.OPT_NON_STR_KEYS).decode(),
         )
         for r in records
     ]
-    sql = _EVENT_SQL[dialect]
-    for start in range(0, len(rows), EVENT_ROWS_PER_STATEMENT):
-        await conn.exec_driver_sql(sql, rows[start : start + EVENT_ROWS_PER_STATEMENT])
+    sql = _BLOCK_SQL[dialect]
+    for start in range(0, len(rows), BLOCK_ROWS_PER_STATEMENT):
+        await conn.exec_driver_sql(sql, rows[start : start + BLOCK_ROWS_PER_STATEMENT])
 
 
 async def _transcripts(conn: AsyncConnection, records: list[TranscriptRecord]) -> None:
@@ -369,7 +393,8 @@ Handler = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
 _HANDLERS: Final[dict[type[Record], Handler]] = {
     SessionStarted: _sessions_started,
     SessionEnded: _sessions_ended,
-    EventRecord: _events,
+    EventRecord: _event_records,
+    EventBlock: _event_blocks,
     TranscriptRecord: _transcripts,
     TranscriptTruncated: _truncations,
     ToolCallRecord: _tool_calls,

@@ -8,7 +8,7 @@ Portable between SQLite and PostgreSQL: no native enums (string columns with nam
 Two groups of tables:
 
 - conversation records (``sessions`` and its children, ``calls``), written behind the hot path by
-  ``voxgate.store.writer``. Each has a natural key (``events``: session + seq, ``transcripts``:
+  ``voxgate.store.writer``. Each has a natural key (``event_blocks``: session + first seq, ``transcripts``:
   session + item, ...) so that replaying a batch after an outage is idempotent.
 - business data (``businesses`` and the bar / salon tables), written in ordinary transactions by the
   tools and the admin API. They refer to a conversation by ``session_id`` *without* a foreign key: the
@@ -314,22 +314,28 @@ class Session(Base):
     cost_usd: Mapped[Decimal] = mapped_column(CostUSD, default=Decimal(0))
 
 
-class Event(Base):
-    """Every message relayed, both directions; audio deltas keep their metadata and size only."""
+class EventBlock(Base):
+    """A session's relayed messages, a block of consecutive ``seq`` at a time (``voxgate.event_log``).
 
-    __tablename__ = "events"
+    ``events`` is a JSON array of ``{"seq", "direction", "type", "at", "payload"}`` in seq order; audio
+    deltas keep their metadata and size only. One row per session and second instead of one per event:
+    a row costs the writer far more than the few hundred bytes of JSON an event adds to it. The ``events``
+    view (created by the migration) unpacks the blocks into one row per event for SQL.
+    """
+
+    __tablename__ = "event_blocks"
     __table_args__ = (
-        UniqueConstraint("session_id", "seq"),
-        CheckConstraint("direction IN ('in', 'out')", name="direction"),
+        UniqueConstraint("session_id", "first_seq"),
+        CheckConstraint("first_seq <= last_seq", name="seq_range"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
-    seq: Mapped[int] = mapped_column(Integer)
-    direction: Mapped[Direction] = mapped_column(String(3))
-    type: Mapped[str] = mapped_column(String(96), index=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime]
+    """The time of the block's first event."""
+    events: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class Transcript(Base):

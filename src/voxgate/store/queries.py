@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, computed_field
@@ -128,6 +128,9 @@ class RecordingEntry(_Row):
     at: datetime
 
 
+BLOCKS_PER_READ: Final = 20
+
+
 class EventEntry(_Row):
     seq: int
     direction: str
@@ -225,8 +228,9 @@ async def get_session(db: AsyncSession, session_id: str, *, events_limit: int = 
         .where(models.Recording.session_id == session_id)
         .order_by(models.Recording.at)
     )
+    blocks = models.EventBlock
     events_total = await db.scalar(
-        select(func.count()).select_from(models.Event).where(models.Event.session_id == session_id)
+        select(func.sum(blocks.last_seq - blocks.first_seq + 1)).where(blocks.session_id == session_id)
     )
     return SessionDetail(
         **summary.model_dump(exclude={"status", "duration_s"}),
@@ -253,12 +257,29 @@ def _totals(usage: list[UsageEntry]) -> UsageTotals:
 async def session_events(
     db: AsyncSession, session_id: str, *, after_seq: int | None = None, limit: int = 1000
 ) -> list[EventEntry]:
-    """Events of a session in seq order, from just after ``after_seq``."""
-    query = select(models.Event).where(models.Event.session_id == session_id)
-    if after_seq is not None:
-        query = query.where(models.Event.seq > after_seq)
-    rows = await db.scalars(query.order_by(models.Event.seq).limit(max(1, limit)))
-    return [EventEntry.model_validate(row) for row in rows]
+    """Events of a session in seq order, from just after ``after_seq``.
+
+    Blocks hold disjoint seq ranges, so reading them in ``first_seq`` order reads events in seq order.
+    """
+    limit = max(1, limit)
+    blocks = models.EventBlock
+    found: list[EventEntry] = []
+    after = -1 if after_seq is None else after_seq
+    while len(found) < limit:
+        rows = (
+            await db.execute(
+                select(blocks.last_seq, blocks.events)
+                .where(blocks.session_id == session_id, blocks.last_seq > after)
+                .order_by(blocks.first_seq)
+                .limit(BLOCKS_PER_READ)
+            )
+        ).all()
+        for last_seq, events in rows:
+            found.extend(EventEntry.model_validate(event) for event in events if event["seq"] > after)
+            after = last_seq
+        if len(rows) < BLOCKS_PER_READ:
+            break
+    return found[:limit]
 
 
 async def export_events_jsonl(

@@ -97,6 +97,22 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EventBlock:
+    """Consecutive relayed messages of a session, ``first_seq`` to ``last_seq`` (``voxgate.event_log``).
+
+    ``events`` holds ``{"seq", "direction", "type", "at", "payload"}`` per message in seq order, audio
+    stripped; ``at`` is the first one's time. The recorder submits these; ``EventRecord`` (one message)
+    remains a record kind so that a journal spilled by an earlier version still replays.
+    """
+
+    session_id: str
+    first_seq: int
+    last_seq: int
+    at: datetime
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TranscriptRecord:
     """The text of a conversation item; ``seq`` is the item's position in the conversation.
 
@@ -215,6 +231,7 @@ Record: TypeAlias = (
     SessionStarted
     | SessionEnded
     | EventRecord
+    | EventBlock
     | TranscriptRecord
     | TranscriptTruncated
     | ToolCallRecord
@@ -230,6 +247,7 @@ RECORD_TYPES: Final[dict[str, type[Record]]] = {
         SessionStarted,
         SessionEnded,
         EventRecord,
+        EventBlock,
         TranscriptRecord,
         TranscriptTruncated,
         ToolCallRecord,
