@@ -14,6 +14,7 @@ from voxgate.store.journal import Journal
 from voxgate.store.records import (
     CallRecord,
     CallStatus,
+    EventBlock,
     Record,
     RecordDecodeError,
     RecordingRecord,
@@ -30,6 +31,16 @@ from voxgate.store.records import (
 ONE_OF_EACH: list[Record] = [
     started("s1", channel="phone", agent="salon"),
     event("s1", 1, direction="in", nested={"a": [1, 2, {"b": None}]}),
+    EventBlock(
+        session_id="s1",
+        first_seq=2,
+        last_seq=3,
+        at=at(1),
+        events=[
+            {"seq": 2, "direction": "in", "type": "t", "at": at(1), "payload": {"type": "t", "ș": [1, None]}},
+            {"seq": 3, "direction": "out", "type": "u", "at": at(2), "payload": {"type": "u"}},
+        ],
+    ),
     TranscriptRecord(
         session_id="s1", item_id="i1", role="user", text="Bună ziua, vreau o programare", seq=1, at=at(1)
     ),

@@ -277,6 +277,9 @@ def from_json(line: bytes) -> Record:
         for name in _DATETIME_FIELDS[body["kind"]]:
             if data.get(name) is not None:
                 data[name] = datetime.fromisoformat(data[name])
+        if cls is EventBlock:
+            for entry in data["events"]:
+                entry["at"] = datetime.fromisoformat(entry["at"])
         return cls(**data)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise RecordDecodeError(f"not a journal record: {line[:200]!r} ({exc})") from exc
