@@ -27,9 +27,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
+import orjson
+
 from voxgate.redact import redact_payload
 from voxgate.store.models import Direction
-from voxgate.store.records import AUDIO_FIELDS, EventBlock, Record, base64_size
+from voxgate.store.records import AUDIO_FIELDS, TYPE_LENGTH, EventBlock, Record, base64_size
 
 MAX_RUN_CHUNKS: Final = 50
 """About a second of 20 ms frames per entry."""
@@ -104,7 +106,7 @@ class _Run:
         event_id = meta.get("event_id")
         self.event_ids: list[Any] = [event_id] if event_id is not None else []
 
-    def entry(self) -> dict[str, Any]:
+    def entry(self) -> bytes:
         payload = dict(self.meta)
         payload["audio_bytes"] = self.audio_bytes
         payload["chunks"] = self.chunks
@@ -112,13 +114,14 @@ class _Run:
             payload["last_at"] = self.last_at.isoformat()
             if self.event_ids:
                 payload["event_ids"] = self.event_ids
-        return {
+        entry = {
             "seq": self.seq,
             "direction": self.direction,
             "type": self.kind,
             "at": self.first_at,
             "payload": payload,
         }
+        return orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS)
 
 
 class EventLog:
@@ -136,8 +139,11 @@ class EventLog:
         self.redact = redact
         self.seq = 0
         self._runs: dict[Direction, _Run | None] = {"in": None, "out": None}
-        self._pending: list[dict[str, Any] | _Run] = []
+        # Entries are JSON as soon as they are made: bytes are invisible to the garbage collector, while
+        # a second of events kept as dicts would be collected again and again before it is written.
+        self._pending: list[bytes | _Run] = []
         self._block_start = 0
+        self._block_at: datetime | None = None
 
     def add(self, direction: Direction, kind: str, event: dict[str, Any]) -> None:
         run = self._runs[direction]
@@ -160,43 +166,43 @@ class EventLog:
                     run.event_ids.append(event_id)
                 return
             meta = {k: v for k, v in event.items() if k != audio_field}
-            run = self._runs[direction] = _Run(
-                self._next(), direction, kind, item_id, meta, size, self.clock()
-            )
-            self._keep(run)
+            at = self.clock()
+            run = self._runs[direction] = _Run(self._next(), direction, kind, item_id, meta, size, at)
+            self._keep(run, at)
             return
         if run is not None:
             self._runs[direction] = None
-        payload = dict(event)  # not an audio event: nothing to strip at the top level
+        payload = event
         if kind in ITEM_EVENTS:
             payload = strip_item_audio(payload)
         if self.redact:
             payload = redact_payload(payload)
-        seq = self.seq
-        self.seq = seq + 1
-        pending = self._pending
-        pending.append(
-            {"seq": seq, "direction": direction, "type": kind, "at": self.clock(), "payload": payload}
-        )
-        if len(pending) >= MAX_BLOCK_EVENTS:
-            self.seal()
+        at = self.clock()
+        entry = {
+            "seq": self._next(),
+            "direction": direction,
+            "type": kind[:TYPE_LENGTH],
+            "at": at,
+            "payload": payload,
+        }
+        self._keep(orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS), at)
 
     def seal(self) -> None:
         """Hand what is waiting to the writer as one block (open runs end here)."""
         pending = self._pending
-        if not pending:
+        if not pending or self._block_at is None:
             return
         self._pending = []
         self._runs = {"in": None, "out": None}
-        entries = [item.entry() if isinstance(item, _Run) else item for item in pending]
+        entries = b",".join([item.entry() if isinstance(item, _Run) else item for item in pending])
         first_seq, self._block_start = self._block_start, self.seq
         self.submit(
             EventBlock(
                 session_id=self.session_id,
                 first_seq=first_seq,
                 last_seq=self.seq - 1,
-                at=entries[0]["at"],
-                events=entries,
+                at=self._block_at,
+                events_json=b"[" + entries + b"]",
             )
         )
 
@@ -209,7 +215,9 @@ class EventLog:
         self.seq += 1
         return seq
 
-    def _keep(self, entry: dict[str, Any] | _Run) -> None:
+    def _keep(self, entry: bytes | _Run, at: datetime) -> None:
+        if not self._pending:
+            self._block_at = at
         self._pending.append(entry)
         if len(self._pending) >= MAX_BLOCK_EVENTS:
             self.seal()

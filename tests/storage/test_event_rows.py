@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -32,7 +33,11 @@ def block(first: int, last: int) -> EventBlock:
     entries = [entry(seq) for seq in range(first, last + 1)]
     # A block's time given in another zone is stored as the same instant in UTC.
     return EventBlock(
-        session_id="s", first_seq=first, last_seq=last, at=START.astimezone(BUCHAREST), events=entries
+        session_id="s",
+        first_seq=first,
+        last_seq=last,
+        at=START.astimezone(BUCHAREST),
+        events_json=orjson.dumps(entries),
     )
 
 

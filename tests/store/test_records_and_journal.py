@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -36,10 +37,18 @@ ONE_OF_EACH: list[Record] = [
         first_seq=2,
         last_seq=3,
         at=at(1),
-        events=[
-            {"seq": 2, "direction": "in", "type": "t", "at": at(1), "payload": {"type": "t", "ș": [1, None]}},
-            {"seq": 3, "direction": "out", "type": "u", "at": at(2), "payload": {"type": "u"}},
-        ],
+        events_json=orjson.dumps(
+            [
+                {
+                    "seq": 2,
+                    "direction": "in",
+                    "type": "t",
+                    "at": at(1),
+                    "payload": {"type": "t", "ș": [1, None]},
+                },
+                {"seq": 3, "direction": "out", "type": "u", "at": at(2), "payload": {"type": "u"}},
+            ]
+        ),
     ),
     TranscriptRecord(
         session_id="s1", item_id="i1", role="user", text="Bună ziua, vreau o programare", seq=1, at=at(1)

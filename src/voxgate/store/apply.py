@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxgate.store.models import Call, Recording, Session, ToolCall, Transcript, Usage
 from voxgate.store.records import (
+    TYPE_LENGTH,
     CallRecord,
     CallStatus,
     EventBlock,
@@ -168,8 +169,6 @@ _BLOCK_SQL: Final = {
 }
 BLOCK_ROWS_PER_STATEMENT: Final = 500
 """Every statement costs a round trip to the driver's thread, which waits its turn on a busy loop."""
-_TYPE_LENGTH: Final[int] = 96
-"""Event types are cut to this length (the length of the old ``events.type`` column)."""
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -192,8 +191,15 @@ def _block_time(value: datetime, sqlite_text: bool) -> datetime | str:
 
 def _single(r: EventRecord) -> EventBlock:
     """A one-event record (a journal line from an earlier version) as a block of one."""
-    event = {"seq": r.seq, "direction": r.direction, "type": r.type, "at": _utc(r.at), "payload": r.payload}
-    return EventBlock(session_id=r.session_id, first_seq=r.seq, last_seq=r.seq, at=r.at, events=[event])
+    event = {
+        "seq": r.seq,
+        "direction": r.direction,
+        "type": r.type[:TYPE_LENGTH],
+        "at": _utc(r.at),
+        "payload": r.payload,
+    }
+    events = orjson.dumps([event], option=orjson.OPT_NON_STR_KEYS)
+    return EventBlock(session_id=r.session_id, first_seq=r.seq, last_seq=r.seq, at=r.at, events_json=events)
 
 
 async def _event_records(conn: AsyncConnection, records: list[EventRecord]) -> None:
@@ -203,17 +209,13 @@ async def _event_records(conn: AsyncConnection, records: list[EventRecord]) -> N
 async def _event_blocks(conn: AsyncConnection, records: list[EventBlock]) -> None:
     dialect = conn.dialect.name
     sqlite_text = dialect == "sqlite"
-    for r in records:
-        for event in r.events:
-            if len(event["type"]) > _TYPE_LENGTH:
-                event["type"] = event["type"][:_TYPE_LENGTH]
     rows = [
         (
             r.session_id,
             r.first_seq,
             r.last_seq,
             _block_time(r.at, sqlite_text),
-            orjson.dumps(r.events, option=orjson.OPT_NON_STR_KEYS).decode(),
+            r.events_json.decode(),
         )
         for r in records
     ]

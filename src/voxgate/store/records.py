@@ -22,6 +22,9 @@ from voxgate.store.models import CallOutcome, Channel, Direction, Role
 
 # The fields that carry base64 audio, per event type (GA and beta names). Stored events keep the rest
 # of the event and the decoded size in ``audio_bytes``; the audio itself is recorded per item as WAV.
+TYPE_LENGTH: Final = 96
+"""Stored event types are cut to this length (a type comes from the client and can be anything)."""
+
 AUDIO_FIELDS: Final[dict[str, str]] = {
     "input_audio_buffer.append": "audio",
     "response.output_audio.delta": "delta",
@@ -100,16 +103,17 @@ class EventRecord:
 class EventBlock:
     """Consecutive relayed messages of a session, ``first_seq`` to ``last_seq`` (``voxgate.event_log``).
 
-    ``events`` holds ``{"seq", "direction", "type", "at", "payload"}`` per message in seq order, audio
-    stripped; ``at`` is the first one's time. The recorder submits these; ``EventRecord`` (one message)
-    remains a record kind so that a journal spilled by an earlier version still replays.
+    ``events_json`` is a JSON array (UTF-8) of ``{"seq", "direction", "type", "at", "payload"}`` per
+    message in seq order, audio stripped; ``at`` is the first one's time. The recorder submits these;
+    ``EventRecord`` (one message) remains a record kind so that a journal spilled by an earlier version
+    still replays.
     """
 
     session_id: str
     first_seq: int
     last_seq: int
     at: datetime
-    events: list[dict[str, Any]]
+    events_json: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,7 +269,11 @@ class RecordDecodeError(ValueError):
 
 def to_json(record: Record) -> bytes:
     """One journal line, newline included."""
-    body = {"kind": type(record).__name__, "data": record}
+    data: Any = record
+    if isinstance(record, EventBlock):  # its events are JSON already: embedded, not re-encoded
+        data = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+        data["events_json"] = orjson.Fragment(record.events_json)
+    body = {"kind": type(record).__name__, "data": data}
     return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
 
 
@@ -278,8 +286,7 @@ def from_json(line: bytes) -> Record:
             if data.get(name) is not None:
                 data[name] = datetime.fromisoformat(data[name])
         if cls is EventBlock:
-            for entry in data["events"]:
-                entry["at"] = datetime.fromisoformat(entry["at"])
+            data["events_json"] = orjson.dumps(data["events_json"])
         return cls(**data)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise RecordDecodeError(f"not a journal record: {line[:200]!r} ({exc})") from exc
