@@ -27,11 +27,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-import orjson
-
 from voxgate.redact import redact_payload
 from voxgate.store.models import Direction
-from voxgate.store.records import AUDIO_FIELDS, TYPE_LENGTH, EventBlock, Record, base64_size
+from voxgate.store.records import AUDIO_FIELDS, EventBlock, Record, base64_size, event_entry
 
 MAX_RUN_CHUNKS: Final = 50
 """About a second of 20 ms frames per entry."""
@@ -114,14 +112,7 @@ class _Run:
             payload["last_at"] = self.last_at.isoformat()
             if self.event_ids:
                 payload["event_ids"] = self.event_ids
-        entry = {
-            "seq": self.seq,
-            "direction": self.direction,
-            "type": self.kind,
-            "at": self.first_at,
-            "payload": payload,
-        }
-        return orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS)
+        return event_entry(self.seq, self.direction, self.kind, self.first_at, payload)
 
 
 class EventLog:
@@ -178,14 +169,7 @@ class EventLog:
         if self.redact:
             payload = redact_payload(payload)
         at = self.clock()
-        entry = {
-            "seq": self._next(),
-            "direction": direction,
-            "type": kind[:TYPE_LENGTH],
-            "at": at,
-            "payload": payload,
-        }
-        self._keep(orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS), at)
+        self._keep(event_entry(self._next(), direction, kind, at, payload), at)
 
     def seal(self) -> None:
         """Hand what is waiting to the writer as one block (open runs end here)."""

@@ -14,14 +14,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
-import orjson
 from sqlalchemy import ColumnElement, Table, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxgate.store.models import Call, Recording, Session, ToolCall, Transcript, Usage
 from voxgate.store.records import (
-    TYPE_LENGTH,
     CallRecord,
     CallStatus,
     EventBlock,
@@ -34,6 +32,7 @@ from voxgate.store.records import (
     TranscriptRecord,
     TranscriptTruncated,
     UsageRecord,
+    event_entry,
 )
 
 # Twilio's final call statuses, and those among them that mean nobody was served.
@@ -191,14 +190,7 @@ def _block_time(value: datetime, sqlite_text: bool) -> datetime | str:
 
 def _single(r: EventRecord) -> EventBlock:
     """A one-event record (a journal line from an earlier version) as a block of one."""
-    event = {
-        "seq": r.seq,
-        "direction": r.direction,
-        "type": r.type[:TYPE_LENGTH],
-        "at": _utc(r.at),
-        "payload": r.payload,
-    }
-    events = orjson.dumps([event], option=orjson.OPT_NON_STR_KEYS)
+    events = b"[" + event_entry(r.seq, r.direction, r.type, _utc(r.at), r.payload) + b"]"
     return EventBlock(session_id=r.session_id, first_seq=r.seq, last_seq=r.seq, at=r.at, events_json=events)
 
 

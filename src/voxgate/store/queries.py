@@ -128,9 +128,6 @@ class RecordingEntry(_Row):
     at: datetime
 
 
-BLOCKS_PER_READ: Final = 20
-
-
 class EventEntry(_Row):
     seq: int
     direction: str
@@ -252,6 +249,10 @@ def _totals(usage: list[UsageEntry]) -> UsageTotals:
             setattr(totals, field, sum(getattr(entry, field) for entry in usage))
     totals.cost_usd = round(totals.cost_usd, 6)
     return totals
+
+
+BLOCKS_PER_READ: Final = 20
+"""Event blocks read per query while paging (a block holds a session's second, tens of events)."""
 
 
 async def session_events(

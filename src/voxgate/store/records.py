@@ -20,11 +20,11 @@ import orjson
 
 from voxgate.store.models import CallOutcome, Channel, Direction, Role
 
-# The fields that carry base64 audio, per event type (GA and beta names). Stored events keep the rest
-# of the event and the decoded size in ``audio_bytes``; the audio itself is recorded per item as WAV.
 TYPE_LENGTH: Final = 96
 """Stored event types are cut to this length (a type comes from the client and can be anything)."""
 
+# The fields that carry base64 audio, per event type (GA and beta names). Stored events keep the rest
+# of the event and the decoded size in ``audio_bytes``; the audio itself is recorded per item as WAV.
 AUDIO_FIELDS: Final[dict[str, str]] = {
     "input_audio_buffer.append": "audio",
     "response.output_audio.delta": "delta",
@@ -99,14 +99,19 @@ class EventRecord:
         )
 
 
+def event_entry(seq: int, direction: Direction, kind: str, at: datetime, payload: dict[str, Any]) -> bytes:
+    """One event of an ``EventBlock``, as JSON."""
+    entry = {"seq": seq, "direction": direction, "type": kind[:TYPE_LENGTH], "at": at, "payload": payload}
+    return orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventBlock:
     """Consecutive relayed messages of a session, ``first_seq`` to ``last_seq`` (``voxgate.event_log``).
 
-    ``events_json`` is a JSON array (UTF-8) of ``{"seq", "direction", "type", "at", "payload"}`` per
-    message in seq order, audio stripped; ``at`` is the first one's time. The recorder submits these;
-    ``EventRecord`` (one message) remains a record kind so that a journal spilled by an earlier version
-    still replays.
+    ``events_json`` is a JSON array (UTF-8) of ``event_entry`` per message in seq order, audio
+    stripped; ``at`` is the first one's time. The recorder submits these; ``EventRecord`` (one
+    message) remains a record kind so that a journal spilled by an earlier version still replays.
     """
 
     session_id: str
