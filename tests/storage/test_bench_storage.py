@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from voxgate.bench.relay import _format, _storage_cost
+from voxgate.bench.relay import _format, _medians, _storage_cost
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -35,6 +35,25 @@ def test_the_storage_cost_is_the_difference_between_the_two_modes() -> None:
     assert rows[1]["storage_added_p99_ms"] == pytest.approx(0.5)
     table = _format(rows)
     assert "storage CPU +%" in table and " off " in table and " on " in table
+
+
+def test_rounds_are_summed_up_by_the_median_of_each_figure() -> None:
+    def measured(ratio: float, p99: float, extra: float) -> list[dict[str, object]]:
+        off = {"sessions": 10, "storage": "off", "cpu_ratio": ratio, "voxgate": {"rtt_p99_ms": p99}}
+        on = {**off, "storage": "on", "storage_extra_cpu": extra}
+        return [off, on]
+
+    rounds = [measured(1.3, 9.0, 0.2), measured(1.0, 4.0, 0.05), measured(1.1, 5.0, -0.1)]
+    off, on = _medians(rounds)
+    assert (off["storage"], off["sessions"], off["cpu_ratio"], off["voxgate"]) == (
+        "off",
+        10,
+        1.1,
+        {"rtt_p99_ms": 5.0},
+    )
+    assert on["storage_extra_cpu"] == 0.05, "each figure's own median, not one round's"
+    assert [r["cpu_ratio"] for r in on["rounds"]] == [1.3, 1.0, 1.1]
+    assert _medians(rounds[:1]) == rounds[0], "one round is shown as it is"
 
 
 async def test_a_short_run_measures_both_modes(tmp_path: Path) -> None:
