@@ -221,6 +221,23 @@ def test_a_response_waits_for_the_callers_words() -> None:
     assert only(events, "response.function_call_arguments.done")["name"] == "get_menu"
 
 
+def test_audio_is_heard_once_and_a_responses_own_audio_never() -> None:
+    sim = EngineHarness()
+    sim.update(audio={"input": {"turn_detection": None}})
+    spoken = sim.send({"type": "response.create"})
+    assert only(spoken, "response.done")["response"]["output"][0]["content"][0]["type"] == "output_audio"
+    sim.append(np.zeros(24000, dtype="<i2").tobytes())
+    actions = sim.engine.receive(orjson.dumps({"type": "input_audio_buffer.commit"}), sim.now)
+    (hearing,) = [a.job for a in actions if isinstance(a, Work)]
+    assert isinstance(hearing, HearingJob)
+    sim._events(sim.engine.complete(Heard(hearing.job_id, None), sim.now))  # no words in it
+    for _ in range(2):
+        actions = sim.engine.receive(orjson.dumps({"type": "response.create"}), sim.now)
+        jobs = [a.job for a in actions if isinstance(a, Work)]
+        assert [type(job) for job in jobs] == [SpeechJob], "only the reply is worked on: nothing is heard"
+        sim._events(actions)
+
+
 # -- speech in --------------------------------------------------------------------------------------
 @needs_sphinx
 @needs_espeak

@@ -422,6 +422,7 @@ class RealtimeEngine:
         stored = listening.stored
         stored.heard = result.text
         stored.listening = False
+        stored.listened = True
         actions: list[Action] = []
         if listening.transcribe and stored.id in self.store:
             actions.extend(self._transcription(stored))
@@ -513,8 +514,17 @@ class RealtimeEngine:
         return client_item(item, ids=self.ids, store=self.store, audio_format=self.input.format, param=param)
 
     def _listen_if_needed(self, stored: StoredItem) -> list[Action]:
-        """A client's audio item without a transcript is heard (no transcription events for it)."""
-        if stored.audio and stored.heard is None and not stored.listening:
+        """A client's audio item without a transcript is heard, once (no transcription events for it).
+
+        Audio a response produced is never heard: its words are known (``words``), and hearing it again
+        at every later response cost the recogniser a decode per item and response.
+        """
+        if (
+            stored.audio
+            and stored.response_id is None
+            and stored.heard is None
+            and not (stored.listening or stored.listened)
+        ):
             return self._listen(stored, transcribe=False)
         return []
 

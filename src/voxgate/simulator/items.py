@@ -32,6 +32,7 @@ class StoredItem:
     words: list[Words] = field(default_factory=list)
     heard: str | None = None  # what the simulator understood from user audio
     listening: bool = False  # the recogniser is still at work on its audio
+    listened: bool = False  # the recogniser has been through its audio (``heard`` stays None: no words)
     response_id: str | None = None
 
     @property
