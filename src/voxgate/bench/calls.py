@@ -16,8 +16,9 @@ What is reported, per relay and call count:
   mark follows its delta's frames, so this is "upstream delta leaves the simulator -> its frames
   have reached Twilio", two loopback hops and the relay in between; the bare relay has the same
   hops, so ``added`` (voxgate minus bare) is what the gateway adds.
-  Each item's last mark is left out of the delay (``tail_marks``): voxgate holds an item's last,
-  partial 20 ms frame until the item's audio is done, and it plays after the frames already queued.
+  The mark that completes an item is left out of the delay (``tail_marks``): voxgate holds an item's
+  last, partial 20 ms frame until the item's audio is done, and it plays after the frames already
+  queued.
   Transcoding: soxr's stream resampler emits in blocks, so its output lags its input by 16-70 ms of
   audio; that audio leaves with the next delta, which shows in the p99 as up to one delta interval.
   Nothing is heard late as long as the upstream runs ahead of playback (it does: about 200 ms).
@@ -63,10 +64,11 @@ def analyse(
                 unmatched += 1
                 continue
             positions, stamps = found
-            if parsed[1] == call.log.last_mark_ms.get(parsed[0]) and stamps[-1] < outcome.stopped_at - 1.0:
-                # An item's last mark: voxgate holds the item's last, partial 20 ms frame until the
-                # item's audio is done, by design (it plays after the frames queued ahead of it, so the
-                # caller hears no gap). Left out for every relay alike.
+            if parsed[1] >= int(positions[-1]):
+                # The mark that completes an item (mark names carry whole milliseconds): voxgate holds
+                # the item's last, partial 20 ms frame until the item's audio is done, by design (it
+                # plays after the frames queued ahead of it, so the caller hears no gap). Left out for
+                # every relay alike.
                 tails += 1
                 continue
             # The first delta whose audio reaches the mark's position is the one whose frames it follows.

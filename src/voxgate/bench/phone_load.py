@@ -5,6 +5,11 @@ answers, and again), plays what it receives in real time and echoes marks like T
 when each mark arrives. One ticker task drives every call (calls are spread over four 5 ms phases
 so frames do not all leave at once), which keeps the generator itself cheap; its own lateness is
 reported (``generator_lag_p99_ms``) so a saturated generator shows in the results.
+
+Callers are independent: each waits a random think time (``THINK_MS``) before each of its turns.
+With one fixed pause, every call spoke, stopped and got its answer in the same few milliseconds, turn
+after turn, so the first deltas of a hundred answers reached the relay together and the delay
+measured how long a burst of a hundred answers' opening events takes, not what a call is delayed by.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import contextlib
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +40,8 @@ from voxgate.transports.twilio_auth import SIGNATURE_HEADER, TwilioSigner
 FRAME_MS: Final = 20
 PHASES: Final = 4
 UTTERANCE: Final = "Aș vrea o programare pentru mâine."
+THINK_MS: Final = (0.0, 1500.0)
+"""A caller's pause before speaking, drawn afresh for every turn."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,7 @@ class LoadCall:
         )
         self.speech = speech
         self.position = -1  # index into ``speech`` while speaking
+        self.speak_at: float | None = None  # the think time of a turn runs until then
         self.measuring = False
         self.t0 = t0
         self.sequence = 1
@@ -118,6 +127,9 @@ class LoadCall:
         now_ms = (now - self.t0) * 1000.0
         command = self.turns.tick(now_ms, len(played.audio) / 8)
         if isinstance(command, StartSpeaking):
+            self.speak_at = now + random.uniform(*THINK_MS) / 1000.0
+        if self.speak_at is not None and now >= self.speak_at:
+            self.speak_at = None
             self.position = 0
             self.log.replies += 1
         if self.position >= 0:
