@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 from voxgate.audio_recording import Clip, ItemAudio, write_wav
 from voxgate.call_recording import CallRecorder
 from voxgate.chain import HookResult, Message
-from voxgate.event_log import EventLog
+from voxgate.event_log import EventLog, SealRota
 from voxgate.live import LiveFeed, Note
 from voxgate.metrics import EventDirection, GatewayMetrics, UpstreamChange
 from voxgate.pricing import PriceTable
@@ -71,6 +71,8 @@ Submit = Callable[[Record], None]
 
 SEAL_INTERVAL: Final = 1.0
 """Seconds between the blocks a session's events are written in (``voxgate.event_log``)."""
+SEAL_GROUPS: Final = 20
+"""The sessions are sealed in this many groups, a group every ``SEAL_INTERVAL / SEAL_GROUPS`` seconds."""
 
 RECENT_NOTES: Final = 40
 """Per active session, the last transcript and tool notes kept for a live view that joins late."""
@@ -106,6 +108,7 @@ class Recorder:
         self.active: dict[str, SessionRecording] = {}
         self._writes: set[asyncio.Task[None]] = set()
         self._sealer: asyncio.Task[None] | None = None
+        self._rota: SealRota[str] = SealRota(SEAL_GROUPS)
 
     @classmethod
     def from_settings(
@@ -157,6 +160,7 @@ class Recorder:
     def session_started(self, session: GatewaySession) -> None:
         recording = SessionRecording(self, session)
         self.active[session.id] = recording
+        self._rota.join(session.id)
         self.metrics.session_opened(session.channel)
         recording.start()
 
@@ -164,6 +168,7 @@ class Recorder:
         recording = self.active.pop(session.id, None)
         if recording is None:
             return
+        self._rota.leave(session.id)
         self.metrics.session_closed(session.channel)
         recording.end(reason)
 
@@ -215,16 +220,23 @@ class Recorder:
         return [recording.summary(with_recent=True) for recording in self.active.values()]
 
     def start(self, interval: float = SEAL_INTERVAL) -> None:
-        """Hand every session's waiting events to the writer each ``interval`` seconds (while storing)."""
+        """Hand each session's waiting events to the writer every ``interval`` seconds (while storing),
+        the sessions in ``SEAL_GROUPS`` groups spread over the interval (``SealRota``)."""
         if self.enabled and self._sealer is None:
             self._sealer = asyncio.get_running_loop().create_task(
-                self._seal_every(interval), name="voxgate-event-blocks"
+                self._seal_every(interval / SEAL_GROUPS), name="voxgate-event-blocks"
             )
 
-    async def _seal_every(self, interval: float) -> None:
+    async def _seal_every(self, tick: float) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
         while True:
-            await asyncio.sleep(interval)
-            self.seal()
+            next_at = max(next_at + tick, loop.time() - tick)  # after a stall: on, without catching up
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            for session_id in self._rota.due():
+                recording = self.active.get(session_id)
+                if recording is not None:
+                    recording.events.seal()
 
     def seal(self) -> None:
         """Hand every active session's waiting events to the writer now."""

@@ -17,7 +17,7 @@ from storekit import settled, stored_events
 from integration.conftest import GatewayFactory
 from realtime_testkit import connect
 from voxgate.call_recording import CallRecorder
-from voxgate.event_log import MAX_BLOCK_EVENTS, MAX_RUN_CHUNKS, EventLog
+from voxgate.event_log import MAX_BLOCK_EVENTS, MAX_RUN_CHUNKS, EventLog, SealRota
 from voxgate.logs import JsonFormatter
 from voxgate.metrics import GatewayMetrics
 from voxgate.pricing import PriceTable, TokenPrices, usage_cost
@@ -45,6 +45,17 @@ class Ticks:
         return T0 + timedelta(milliseconds=self.n)
 
 
+class Steps:
+    """A monotonic clock that moves 20 ms at each reading (an audio chunk's worth)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> float:
+        self.n += 1
+        return 100.0 + self.n * 0.02
+
+
 def entries(records: list[Record]) -> list[dict[str, Any]]:
     """The events of the blocks submitted, checking that the blocks follow each other in seq."""
     blocks = [r for r in records if isinstance(r, EventBlock)]
@@ -61,7 +72,7 @@ def entries(records: list[Record]) -> list[dict[str, Any]]:
 
 def test_audio_chunks_become_runs_and_every_event_is_counted() -> None:
     records: list[Record] = []
-    log = EventLog("s", records.append, Ticks())
+    log = EventLog("s", records.append, Ticks(), monotonic=Steps())
     for _ in range(3):
         log.add("in", "input_audio_buffer.append", {"type": "input_audio_buffer.append", "audio": chunk(960)})
     for item, event_id, size in (("a", "e1", 480), ("a", "e2", 480), ("b", "e3", 10)):
@@ -79,7 +90,7 @@ def test_audio_chunks_become_runs_and_every_event_is_counted() -> None:
     ]
     appends, first, second, _ = (e["payload"] for e in events)
     assert appends["audio_bytes"] == 2880 and appends["chunks"] == 3 and "audio" not in appends
-    assert appends["last_at"] == (T0 + timedelta(milliseconds=3)).isoformat()
+    assert appends["last_at"] == (T0 + timedelta(milliseconds=1 + 40)).isoformat(), "the third chunk's time"
     assert first["item_id"] == "a" and first["chunks"] == 2 and first["audio_bytes"] == 960
     assert first["event_ids"] == ["e1", "e2"] and "delta" not in first
     assert second == {"type": DELTA, "item_id": "b", "event_id": "e3", "audio_bytes": 10, "chunks": 1}
@@ -302,3 +313,21 @@ async def test_a_redacting_gateway_stores_no_personal_data(make_gateway: Gateway
         assert secret not in export and secret not in orjson.dumps(detail).decode()
     events = await stored_events(app.db, summary["id"])
     assert any("[phone]" in orjson.dumps(e.payload).decode() for e in events)
+
+
+def test_the_seal_rota_takes_every_session_once_per_round_in_even_groups() -> None:
+    rota: SealRota[str] = SealRota(4)
+    for n in range(10):
+        rota.join(f"s{n}")
+    before = [rota.due() for _ in range(4)]
+    assert [len(g) for g in before] == [3, 3, 2, 2]
+    rota.leave("s3")
+    rota.join("late")  # the smallest group now is the one s3 left
+    rounds = [[rota.due() for _ in range(4)] for _ in range(2)]
+    assert rounds[0] == rounds[1], "the same groups, in the same order, every round"
+    groups = rounds[0]
+    assert groups[3] == ["s7", "late"] and before[3] == ["s3", "s7"]
+    assert sorted(k for g in groups for k in g) == sorted([f"s{n}" for n in range(10) if n != 3] + ["late"])
+    rota.leave("late")
+    rota.leave("nobody")  # a session that never joined (recording off) is no error
+    assert "late" not in [k for _ in range(4) for k in rota.due()]
