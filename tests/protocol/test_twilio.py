@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -20,6 +21,8 @@ from voxgate.protocol.twilio import (
     TwilioOutbound,
     TwilioProtocolError,
     UnknownTwilioEvent,
+    _parse_media,
+    _parse_media_checked,
     clear_message,
     mark_message,
     media_message,
@@ -201,3 +204,41 @@ def test_media_round_trip(audio: bytes) -> None:
     msg = parse_message(text)
     assert isinstance(msg, Media)
     assert msg.audio == audio
+
+
+_FIELD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.sampled_from(["0", "42", "007", "-1", "1.5", "", "x", "١٢", "inbound", "outbound"]),
+    st.lists(st.integers(-5, 5), max_size=1),
+)
+
+
+@given(
+    stream_sid=_FIELD_VALUES,
+    track=_FIELD_VALUES,
+    chunk=_FIELD_VALUES,
+    timestamp=_FIELD_VALUES,
+    sequence=_FIELD_VALUES,
+    payload=st.sampled_from([base64.b64encode(b"\xff" * 160).decode(), "not base64!", "", 7]),
+    omit=st.sets(st.sampled_from(["streamSid", "track", "chunk", "timestamp", "sequenceNumber"])),
+)
+def test_media_fast_path_agrees_with_the_checked_one(
+    stream_sid: object, track: object, chunk: object, timestamp: object, sequence: object, payload: object,
+    omit: set[str],
+) -> None:  # fmt: skip
+    media = {"track": track, "chunk": chunk, "timestamp": timestamp, "payload": payload}
+    message = {"event": "media", "streamSid": stream_sid, "sequenceNumber": sequence, "media": media}
+    for key in omit:
+        message.pop(key, None)
+        media.pop(key, None)
+    raw = orjson.dumps(message)
+
+    def outcome(parse: Callable[[dict[str, object]], Media]) -> object:
+        try:
+            return parse(orjson.loads(raw))
+        except TwilioProtocolError as exc:
+            return ("error", str(exc))
+
+    assert outcome(_parse_media) == outcome(_parse_media_checked)
