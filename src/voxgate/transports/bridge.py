@@ -162,6 +162,7 @@ class GatewaySession:
         self._bucket = _TokenBucket(self.limits.max_messages_per_second, clock)
         self._appends = AppendBatch()
         self._append_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.observer: SessionObserver | None = None
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -264,9 +265,17 @@ class GatewaySession:
     def closed(self) -> bool:
         return self._closing
 
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        # Looked up once: on CPython 3.11 every lookup of the running loop is a getpid() system call,
+        # and the relay path needs the loop several times per frame.
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
     def spawn(self, coro: Any) -> None:
         """Run ``coro`` as a task of this session: ``close()`` cancels it."""
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        task: asyncio.Task[None] = self._event_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -322,14 +331,20 @@ class GatewaySession:
         if self._appends.full or now - self._appends.started_at >= self.limits.append_batch_seconds:
             await self._flush_appends()
         elif self._append_timer is None:
-            loop = asyncio.get_running_loop()
-            self._append_timer = loop.call_later(self.limits.append_batch_seconds, self._on_append_timer)
+            self._append_timer = self._event_loop().call_later(
+                self.limits.append_batch_seconds, self._on_append_timer
+            )
 
     def _on_append_timer(self) -> None:
-        # No more audio within the window (the client paused or stopped): send what is held.
+        # The window is over before more audio came: send what is held, at once when the socket takes
+        # it (the usual case: no task to start), else from a task that waits for the socket.
         self._append_timer = None
-        if self._appends and not self._closing:
-            self.spawn(self._flush_appends())
+        if not self._appends or self._closing:
+            return
+        text = self._appends.take()
+        upstream = self._upstream
+        if self._reconnecting or upstream is None or not upstream.send_now(text):
+            self.spawn(self._send_upstream_text(text))
 
     async def _flush_appends(self) -> None:
         if self._append_timer is not None:

@@ -43,6 +43,10 @@ class UpstreamClosed(Exception):
 class UpstreamConnection(Protocol):
     async def recv(self) -> bytes: ...
     async def send(self, text: str) -> None: ...
+    def send_now(self, text: str) -> bool:
+        """Write ``text`` without waiting, if the socket can take it now; ``False``: use ``send``."""
+        ...
+
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
@@ -83,6 +87,9 @@ class _SdkConnection:
             close = exc.rcvd
             raise UpstreamClosed(close.code if close else None, close.reason if close else "") from None
         return data
+
+    def send_now(self, text: str) -> bool:
+        return self._send_now is not None and self._send_now(text.encode())
 
     async def send(self, text: str) -> None:
         if self._send_now is not None and self._send_now(text.encode()):

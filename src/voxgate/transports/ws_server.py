@@ -45,8 +45,9 @@ class _ReceiveQueue(asyncio.Queue[Any]):
     one task, once per frame.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
+        self._loop = loop
         self._items: deque[Any] = deque()
         self._waiter: asyncio.Future[None] | None = None
 
@@ -58,7 +59,7 @@ class _ReceiveQueue(asyncio.Queue[Any]):
 
     async def get(self) -> Any:
         while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
+            self._waiter = self._loop.create_future()
             try:
                 await self._waiter
             finally:
@@ -80,7 +81,7 @@ class _ReceiveQueue(asyncio.Queue[Any]):
 class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = _ReceiveQueue()
+        self.queue = _ReceiveQueue(self.loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(CorkedTransport(cast(asyncio.Transport, transport), self.loop))

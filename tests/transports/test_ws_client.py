@@ -1,0 +1,73 @@
+"""The upstream client connection's own text frames: what websockets' parser reads back, and what a
+real websockets server receives from it, in order, with and without compression."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import OP_TEXT, Frame
+from websockets.protocol import OPEN, SERVER, Protocol
+
+from voxgate.transports.ws_client import MASK_POOL_KEYS, MaskKeys, RelayClientConnection, masked_text_frame
+
+# Either side of the two length boundaries of the frame header (126 and 65536 bytes).
+LENGTHS = st.sampled_from([0, 1, 125, 126, 127, 65535, 65536, 65537]) | st.integers(0, 3000)
+
+
+@given(length=LENGTHS, key=st.binary(min_size=4, max_size=4), seed=st.integers(0, 255))
+def test_a_frame_reads_back_with_websockets_own_parser(length: int, key: bytes, seed: int) -> None:
+    data = bytes((seed + i * 7) % 256 for i in range(length))
+    server = Protocol(SERVER, state=OPEN, max_size=None)
+    server.receive_data(masked_text_frame(data, key))
+    [frame] = server.events_received()
+    assert isinstance(frame, Frame)
+    assert (frame.opcode, frame.fin, frame.data) == (OP_TEXT, True, data)
+    assert server.parser_exc is None
+
+
+def test_masking_keys_differ_and_the_pool_refills() -> None:
+    keys = MaskKeys()
+    taken = [keys.take() for _ in range(2 * MASK_POOL_KEYS + 3)]
+    assert all(len(key) == 4 for key in taken)
+    # 2051 draws from 2**32 values: a repeat is a one-in-a-thousand event, never a handful of them.
+    assert len(set(taken)) >= len(taken) - 2
+
+
+async def _send_through_real_server(compression: str | None) -> None:
+    received: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for message in ws:
+            assert isinstance(message, str)
+            received.append(message)
+
+    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=compression) as server:
+        port = server.sockets[0].getsockname()[1]
+        messages = ["", "hello", "é" * 63, "x" * 126, "y" * 70_000, '{"type":"input_audio_buffer.append"}']
+        async with connect(
+            f"ws://127.0.0.1:{port}",
+            create_connection=RelayClientConnection,
+            compression=compression,
+            max_size=None,
+        ) as client:
+            assert isinstance(client, RelayClientConnection)
+            assert bool(client.protocol.extensions) == (compression is not None)
+            for message in messages:
+                assert client.send_text_now(message.encode())
+            for _ in range(200):
+                if len(received) == len(messages):
+                    break
+                await asyncio.sleep(0.01)
+        assert received == messages
+
+
+async def test_a_real_server_receives_every_frame_in_order() -> None:
+    await _send_through_real_server(None)
+
+
+async def test_with_compression_negotiated_websockets_writes_the_frames() -> None:
+    await _send_through_real_server("deflate")
