@@ -147,7 +147,8 @@ class EventLog:
         self._block_start = 0
         self._block_at: datetime | None = None
 
-    def add(self, direction: Direction, kind: str, event: dict[str, Any]) -> None:
+    def add(self, direction: Direction, kind: str, event: dict[str, Any]) -> int:
+        """Log ``event``; for an audio chunk, answers its decoded size in bytes (else 0)."""
         run = self._runs[direction]
         audio_field = AUDIO_FIELDS.get(kind)
         if audio_field is not None:
@@ -166,14 +167,14 @@ class EventLog:
                 event_id = event.get("event_id")
                 if event_id is not None:
                     run.event_ids.append(event_id)
-                return
+                return size
             meta = {k: v for k, v in event.items() if k != audio_field}
             at = self.clock()
             run = self._runs[direction] = _Run(
                 self._next(), direction, kind, item_id, meta, size, at, self.monotonic()
             )
             self._keep(run, at)
-            return
+            return size
         if run is not None:
             self._runs[direction] = None
         payload = event
@@ -183,6 +184,7 @@ class EventLog:
             payload = redact_payload(payload)
         at = self.clock()
         self._keep(event_entry(self._next(), direction, kind, at, payload), at)
+        return 0
 
     def seal(self) -> None:
         """Hand what is waiting to the writer as one block (open runs end here)."""

@@ -55,7 +55,6 @@ from voxgate.store.records import (
     TranscriptRecord,
     TranscriptTruncated,
     UsageRecord,
-    base64_size,
 )
 
 if TYPE_CHECKING:
@@ -138,7 +137,7 @@ class Recorder:
     async def hook(self, message: Message) -> HookResult:
         recording = self.active.get(message.session.id)
         if recording is not None:
-            recording.on_event("in" if message.direction == "client" else "out", message.data)
+            recording.on_event("in" if message.direction == "client" else "out", message.data, message.type)
         return message
 
     # -- the session observer (what the chain does not see) --------------------------------------------
@@ -286,10 +285,12 @@ class SessionRecording:
         self.caller = _caller(recorder.calls, session)
 
     # -- events ---------------------------------------------------------------------------------------
-    def on_event(self, direction: EventDirection, event: JSON) -> None:
-        kind = event.get("type")
-        if not isinstance(kind, str):
-            kind = ""
+    def on_event(self, direction: EventDirection, event: JSON, kind: str | None = None) -> None:
+        """``kind``: the event's type when the caller has read it already (the chain's messages)."""
+        if kind is None:
+            kind = event.get("type")
+            if not isinstance(kind, str):
+                kind = ""
         self.recorder.metrics.event(direction, kind)
         if direction == "in":
             self.events_in += 1
@@ -301,7 +302,10 @@ class SessionRecording:
             elif kind == "response.done":
                 self._usage(event)
             return
-        self.events.add(direction, kind, event)
+        size = self.events.add(direction, kind, event)
+        if kind == "response.output_audio.delta":
+            self._on_output_audio(event, size)  # the commonest upstream event: no table lookup
+            return
         handler = _HANDLERS.get(kind)
         if handler is not None:
             handler(self, event)
@@ -388,10 +392,11 @@ class SessionRecording:
         else:
             self._transcript(item_id, "assistant", full)
 
-    def _on_output_audio(self, event: JSON) -> None:
+    def _on_output_audio(self, event: JSON, size: int) -> None:
+        """``size``: the chunk's decoded size, as the event log measured it."""
         item_id, delta = event.get("item_id"), event.get("delta")
         if isinstance(item_id, str) and isinstance(delta, str):
-            self.audio_bytes[item_id] = self.audio_bytes.get(item_id, 0) + base64_size(delta)
+            self.audio_bytes[item_id] = self.audio_bytes.get(item_id, 0) + size
             if self.audio is not None:
                 self.audio.add_output(item_id, delta)
 
@@ -724,7 +729,6 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "response.output_text.delta": SessionRecording._on_assistant_delta,
     "response.output_audio_transcript.done": SessionRecording._on_assistant_done,
     "response.output_text.done": SessionRecording._on_assistant_done,
-    "response.output_audio.delta": SessionRecording._on_output_audio,
     "response.output_audio.done": SessionRecording._on_output_audio_done,
     "conversation.item.truncated": SessionRecording._on_truncated,
     "response.done": SessionRecording._on_response_done,
