@@ -256,6 +256,16 @@ def test_schemas_keep_the_order_asked_and_skip_unknown_names() -> None:
     assert len(registry) == len(registry.names())
 
 
+def test_each_session_gets_its_own_copy_of_the_definitions() -> None:
+    first = registry.schemas(["get_menu"])
+    assert first == [registry.get("get_menu").schema()]  # type: ignore[union-attr]
+    first[0]["description"] = "changed by one session"
+    first[0]["parameters"]["properties"]["x"] = {"type": "string"}
+    (again,) = registry.schemas(["get_menu"])
+    assert again["description"] != "changed by one session"
+    assert "x" not in again["parameters"]["properties"]
+
+
 class Node(BaseModel):
     label: str
     children: list[Node] = []

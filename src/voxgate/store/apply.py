@@ -9,7 +9,7 @@ the frequent kinds (events, transcripts, tool calls, usage) share one multi-row 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -50,6 +50,26 @@ def _insert(conn: AsyncConnection, table: Any) -> Upsert:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(target)
     return sqlite.insert(target)
+
+
+_STATEMENTS: dict[tuple[str, str, Hashable], Any] = {}
+
+
+def _statement(
+    conn: AsyncConnection, table: Any, build: Callable[[Upsert], Any], variant: Hashable = None
+) -> Any:
+    """The upsert ``build`` makes from an ``INSERT`` into ``table``, made once per dialect and variant.
+
+    Statements are immutable and carry no values (the rows are the execution's parameters), so one
+    serves every batch. Built afresh, an upsert costs more than its rows (``excluded`` copies every
+    column of the table) and leaves reference cycles that the garbage collector must find, on the
+    event loop the relay shares.
+    """
+    key = (conn.dialect.name, table.__tablename__, variant if variant is not None else build.__name__)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build(_insert(conn, table))
+    return stmt
 
 
 def _clip(value: str | None, column: ColumnElement[Any]) -> str | None:
@@ -134,7 +154,7 @@ async def _sessions_started(conn: AsyncConnection, records: list[SessionStarted]
         }
         for r in records
     ]
-    await conn.execute(_insert(conn, Session).on_conflict_do_nothing(index_elements=["id"]), rows)
+    await conn.execute(_statement(conn, Session, _id_is_key), rows)
 
 
 async def _sessions_ended(conn: AsyncConnection, records: list[SessionEnded]) -> None:
@@ -229,33 +249,41 @@ async def _transcripts(conn: AsyncConnection, records: list[TranscriptRecord]) -
         }
         for r in records
     ]
-    ins = _insert(conn, Transcript)
+    await _execute_many(conn, _statement(conn, Transcript, _transcript_upsert), rows)
+
+
+def _transcript_upsert(ins: Upsert) -> Any:
     # A later transcript of the same item replaces the text, but never what a truncation recorded.
-    stmt = ins.on_conflict_do_update(
+    return ins.on_conflict_do_update(
         index_elements=["session_id", "item_id"],
         set_={"text": ins.excluded.text, "at": ins.excluded.at},
         where=Transcript.truncated == false(),
     )
-    await _execute_many(conn, stmt, rows)
+
+
+def _truncation_upsert(ins: Upsert) -> Any:
+    return ins.on_conflict_do_update(
+        index_elements=["session_id", "item_id"],
+        set_={"text": ins.excluded.text, "truncated": true(), "audio_end_ms": ins.excluded.audio_end_ms},
+    )
 
 
 async def _truncations(conn: AsyncConnection, records: list[TranscriptTruncated]) -> None:
+    stmt = _statement(conn, Transcript, _truncation_upsert)
     for r in records:
-        ins = _insert(conn, Transcript).values(
-            session_id=r.session_id,
-            item_id=r.item_id,
-            role=r.role,
-            text=r.text,
-            seq=r.seq,
-            truncated=True,
-            audio_end_ms=r.audio_end_ms,
-            at=r.at,
+        await conn.execute(
+            stmt,
+            {
+                "session_id": r.session_id,
+                "item_id": r.item_id,
+                "role": r.role,
+                "text": r.text,
+                "seq": r.seq,
+                "truncated": True,
+                "audio_end_ms": r.audio_end_ms,
+                "at": r.at,
+            },
         )
-        stmt = ins.on_conflict_do_update(
-            index_elements=["session_id", "item_id"],
-            set_={"text": ins.excluded.text, "truncated": true(), "audio_end_ms": ins.excluded.audio_end_ms},
-        )
-        await conn.execute(stmt)
 
 
 async def _tool_calls(conn: AsyncConnection, records: list[ToolCallRecord]) -> None:
@@ -273,8 +301,7 @@ async def _tool_calls(conn: AsyncConnection, records: list[ToolCallRecord]) -> N
         }
         for r in records
     ]
-    stmt = _insert(conn, ToolCall).on_conflict_do_nothing(index_elements=["session_id", "call_id"])
-    await _execute_many(conn, stmt, rows)
+    await _execute_many(conn, _statement(conn, ToolCall, _session_and_call_id_are_key), rows)
 
 
 async def _usage(conn: AsyncConnection, records: list[UsageRecord]) -> None:
@@ -294,8 +321,7 @@ async def _usage(conn: AsyncConnection, records: list[UsageRecord]) -> None:
         }
         for r in records
     ]
-    stmt = _insert(conn, Usage).on_conflict_do_nothing(index_elements=["session_id", "response_id"])
-    await _execute_many(conn, stmt, rows)
+    await _execute_many(conn, _statement(conn, Usage, _session_and_response_id_are_key), rows)
 
 
 _CALL_FIELDS: Final = (
@@ -311,32 +337,32 @@ _CALL_FIELDS: Final = (
 )
 
 
+def _call_merge(known: tuple[str, ...]) -> Callable[[Upsert], Any]:
+    """Merge a call record: the ``known`` fields replace the stored values; the others stay."""
+
+    def build(ins: Upsert) -> Any:
+        if not known:
+            return ins.on_conflict_do_nothing(index_elements=["call_sid"])
+        merged = {name: func.coalesce(ins.excluded[name], Call.__table__.c[name]) for name in known}
+        return ins.on_conflict_do_update(index_elements=["call_sid"], set_=merged)
+
+    return build
+
+
 async def _calls(conn: AsyncConnection, records: list[CallRecord]) -> None:
     for r in records:
         values = {name: getattr(r, name) for name in _CALL_FIELDS}
         for name in ("from_number", "to_number", "status"):
             values[name] = _clip(values[name], Call.__table__.c[name])
-        ins = _insert(conn, Call).values(call_sid=r.call_sid, status_history=[], **values)
-        # Merge: what this record knows replaces the stored value; what it leaves None stays.
-        merged = {
-            name: func.coalesce(ins.excluded[name], Call.__table__.c[name])
-            for name, value in values.items()
-            if value is not None
-        }
-        stmt = (
-            ins.on_conflict_do_update(index_elements=["call_sid"], set_=merged)
-            if merged
-            else ins.on_conflict_do_nothing(index_elements=["call_sid"])
-        )
-        await conn.execute(stmt)
+        known = tuple(name for name, value in values.items() if value is not None)
+        stmt = _statement(conn, Call, _call_merge(known), variant=("merge", known))
+        await conn.execute(stmt, {"call_sid": r.call_sid, "status_history": [], **values})
 
 
 async def _call_statuses(conn: AsyncConnection, records: list[CallStatus]) -> None:
     for r in records:
         await conn.execute(
-            _insert(conn, Call)
-            .values(call_sid=r.call_sid, status_history=[])
-            .on_conflict_do_nothing(index_elements=["call_sid"])
+            _statement(conn, Call, _call_sid_is_key), {"call_sid": r.call_sid, "status_history": []}
         )
         # FOR UPDATE (PostgreSQL; SQLite already holds the write lock): another gateway process may
         # append to the same history.
@@ -378,8 +404,27 @@ async def _recordings(conn: AsyncConnection, records: list[RecordingRecord]) -> 
         }
         for r in records
     ]
-    stmt = _insert(conn, Recording).on_conflict_do_nothing(index_elements=["session_id", "item_id"])
-    await _execute_many(conn, stmt, rows)
+    await _execute_many(conn, _statement(conn, Recording, _session_and_item_id_are_key), rows)
+
+
+def _id_is_key(ins: Upsert) -> Any:
+    return ins.on_conflict_do_nothing(index_elements=["id"])
+
+
+def _call_sid_is_key(ins: Upsert) -> Any:
+    return ins.on_conflict_do_nothing(index_elements=["call_sid"])
+
+
+def _session_and_call_id_are_key(ins: Upsert) -> Any:
+    return ins.on_conflict_do_nothing(index_elements=["session_id", "call_id"])
+
+
+def _session_and_response_id_are_key(ins: Upsert) -> Any:
+    return ins.on_conflict_do_nothing(index_elements=["session_id", "response_id"])
+
+
+def _session_and_item_id_are_key(ins: Upsert) -> Any:
+    return ins.on_conflict_do_nothing(index_elements=["session_id", "item_id"])
 
 
 Handler = Callable[[AsyncConnection, list[Any]], Awaitable[None]]

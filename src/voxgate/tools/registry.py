@@ -201,6 +201,10 @@ class ToolRegistry:
         self.default_filler_after_s = default_filler_after_s
         self._clock = clock  # only for durations; timestamps come from the context's clock
         self._tools: dict[str, Tool] = {}
+        # Each tool's definition as JSON, made once: pydantic builds a JSON schema afresh at every
+        # call (a few milliseconds per tool, and thousands of objects for the garbage collector),
+        # and every session that opens asks for its agent's tools.
+        self._schemas: dict[str, bytes] = {}
 
     # -- registration ------------------------------------------------------------------------------
     def tool(
@@ -259,7 +263,8 @@ class ToolRegistry:
             filler=dict(self.default_filler if filler is None else filler),
             filler_after_s=self.default_filler_after_s if filler_after_s is None else filler_after_s,
         )
-        tool.schema()  # fail at registration, not at the first session, if pydantic cannot describe it
+        # Made here, so a model pydantic cannot describe fails at registration, not at the first session.
+        self._schemas[tool_name] = orjson.dumps(tool.schema())
         self._tools[tool_name] = tool
         return tool
 
@@ -281,10 +286,8 @@ class ToolRegistry:
 
     def schemas(self, names: Iterable[str] | None = None) -> list[JSON]:
         """Function-tool definitions for ``session.tools``, in the order asked (all when ``None``)."""
-        chosen = (
-            self._tools.values() if names is None else [self._tools[n] for n in names if n in self._tools]
-        )
-        return [tool.schema() for tool in chosen]
+        chosen = self._schemas if names is None else [n for n in names if n in self._schemas]
+        return [orjson.loads(self._schemas[name]) for name in chosen]  # a copy each: callers may change it
 
     def filler(self, name: str, language: str) -> Filler | None:
         """The filler line for a slow call of ``name``; the registry never speaks it itself."""
