@@ -92,7 +92,7 @@ class _SdkConnection:
         return self._send_now is not None and self._send_now(text.encode())
 
     async def send(self, text: str) -> None:
-        if self._send_now is not None and self._send_now(text.encode()):
+        if self.send_now(text):
             return
         try:
             await self._send_frame(text)
