@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--repeat",
         type=int,
         default=1,
-        help="relay: rounds per session count (bare, then each storage mode); the table shows medians",
+        help="relay and calls: rounds per count (bare, then voxgate in each mode); the table shows medians",
     )
     bench.add_argument("--calls", default="10,50,100,200", help="calls: concurrent calls to measure")
     bench.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import orjson
@@ -62,4 +63,20 @@ async def test_bench_calls_writes_one_row_per_relay_and_mode(tmp_path: Path) -> 
     assert all(r["connected"] == 2 for r in rows), "every simulated call got through"
     assert all(r["caller_frames_sent"] > 0 for r in rows)
     assert not math.isnan(rows[1]["cpu_ms_per_call_s"])
+    assert "voxgate" in format_rows(result["rows"])
+
+
+async def test_bench_calls_rounds_are_summed_up_by_their_medians() -> None:
+    result = await run_bench([2], seconds=1.5, modes=["passthrough"], media_ms=100, warmup=1.0, repeat=3)
+    assert result["repeat"] == 3
+    bare, gateway = result["rows"]
+    assert (bare["relay"], gateway["relay"]) == ("bare", "voxgate")
+    for row in (bare, gateway):
+        assert len(row["rounds"]) == 3
+        assert row["delay_p99_ms"] == statistics.median(r["delay_p99_ms"] for r in row["rounds"])
+    # Compared within each round, against the bare relay measured just before it.
+    assert [r["added_p99_ms"] for r in gateway["rounds"]] == [
+        g["delay_p99_ms"] - b["delay_p99_ms"] for g, b in zip(gateway["rounds"], bare["rounds"], strict=True)
+    ]
+    assert gateway["added_p99_ms"] == statistics.median(r["added_p99_ms"] for r in gateway["rounds"])
     assert "voxgate" in format_rows(result["rows"])

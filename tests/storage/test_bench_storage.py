@@ -9,7 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from voxgate.bench.relay import _format, _medians, _storage_cost
+from voxgate.bench.relay import _format, _storage_cost
+from voxgate.bench.report import medians
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -44,7 +45,7 @@ def test_rounds_are_summed_up_by_the_median_of_each_figure() -> None:
         return [off, on]
 
     rounds = [measured(1.3, 9.0, 0.2), measured(1.0, 4.0, 0.05), measured(1.1, 5.0, -0.1)]
-    off, on = _medians(rounds)
+    off, on = medians(rounds)
     assert (off["storage"], off["sessions"], off["cpu_ratio"], off["voxgate"]) == (
         "off",
         10,
@@ -53,7 +54,7 @@ def test_rounds_are_summed_up_by_the_median_of_each_figure() -> None:
     )
     assert on["storage_extra_cpu"] == 0.05, "each figure's own median, not one round's"
     assert [r["cpu_ratio"] for r in on["rounds"]] == [1.3, 1.0, 1.1]
-    assert _medians(rounds[:1]) == rounds[0], "one round is shown as it is"
+    assert medians(rounds[:1]) == rounds[0], "one round is shown as it is"
 
 
 async def test_a_short_run_measures_both_modes(tmp_path: Path) -> None:

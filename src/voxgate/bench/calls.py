@@ -39,7 +39,7 @@ import httpx
 
 from voxgate.bench.phone_load import LoadOutcome, Target, run_calls
 from voxgate.bench.procs import Child, free_port, start_child
-from voxgate.bench.report import percentile, table, write_json
+from voxgate.bench.report import medians, percentile, table, write_json
 from voxgate.protocol.phone import parse_mark_name
 
 AUTH_TOKEN: Final = "bench-calls-auth-token-0123456789"
@@ -168,10 +168,42 @@ async def _start_voxgate(scratch: Path, sim_port: int, audio: str, media_ms: int
     )
 
 
+async def _round(
+    count: int, seconds: float, warmup: float, simulator: Child, bare: Child, gateways: dict[str, Child]
+) -> list[dict[str, Any]]:
+    """``count`` calls through the bare relay, then through voxgate in each audio mode, compared with
+    that bare measurement."""
+    baseline = await measure(
+        Target("bare", None, f"ws://127.0.0.1:{bare.port}"), bare, simulator, count, seconds, "passthrough"
+    )
+    rows = [baseline]
+    print(f"  {count} calls: bare relay measured", flush=True)
+    for mode, child in gateways.items():
+        target = Target("voxgate", f"http://127.0.0.1:{child.port}", None, AUTH_TOKEN)
+        row = await measure(target, child, simulator, count, seconds, mode, warmup)
+        row["added_p50_ms"] = row["delay_p50_ms"] - baseline["delay_p50_ms"]
+        row["added_p99_ms"] = row["delay_p99_ms"] - baseline["delay_p99_ms"]
+        row["cpu_ratio_to_bare"] = (
+            row["cpu_ms_per_call_s"] / baseline["cpu_ms_per_call_s"]
+            if baseline["cpu_ms_per_call_s"]
+            else float("nan")
+        )
+        rows.append(row)
+        print(f"  {count} calls: voxgate ({mode}) measured", flush=True)
+    return rows
+
+
 async def run_bench(
-    counts: list[int], seconds: float, modes: list[str], media_ms: int, *, warmup: float = 4.0
+    counts: list[int],
+    seconds: float,
+    modes: list[str],
+    media_ms: int,
+    *,
+    warmup: float = 4.0,
+    repeat: int = 1,
 ) -> dict[str, Any]:
-    """Measure every call count through the bare relay, then voxgate in each audio mode."""
+    """Measure every call count through the bare relay, then voxgate in each audio mode, ``repeat``
+    times; with more than one round every figure is the median over the rounds."""
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
@@ -195,32 +227,14 @@ async def run_bench(
                 gateways[mode] = await _start_voxgate(scratch, sim_port, audio, media_ms)
                 children.append(gateways[mode])
             for count in counts:
-                baseline = await measure(
-                    Target("bare", None, f"ws://127.0.0.1:{bare_port}"),
-                    bare,
-                    simulator,
-                    count,
-                    seconds,
-                    "passthrough",
-                )
-                rows.append(baseline)
-                print(f"  {count} calls: bare relay measured", flush=True)
-                for mode, child in gateways.items():
-                    target = Target("voxgate", f"http://127.0.0.1:{child.port}", None, AUTH_TOKEN)
-                    row = await measure(target, child, simulator, count, seconds, mode, warmup)
-                    row["added_p50_ms"] = row["delay_p50_ms"] - baseline["delay_p50_ms"]
-                    row["added_p99_ms"] = row["delay_p99_ms"] - baseline["delay_p99_ms"]
-                    row["cpu_ratio_to_bare"] = (
-                        row["cpu_ms_per_call_s"] / baseline["cpu_ms_per_call_s"]
-                        if baseline["cpu_ms_per_call_s"]
-                        else float("nan")
-                    )
-                    rows.append(row)
-                    print(f"  {count} calls: voxgate ({mode}) measured", flush=True)
+                rounds = []
+                for _ in range(repeat):
+                    rounds.append(await _round(count, seconds, warmup, simulator, bare, gateways))
+                rows.extend(medians(rounds))
         finally:
             for child in reversed(children):
                 child.stop()
-    return {"benchmark": "calls", "seconds": seconds, "media_ms": media_ms, "rows": rows}
+    return {"benchmark": "calls", "seconds": seconds, "media_ms": media_ms, "repeat": repeat, "rows": rows}
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
@@ -264,7 +278,8 @@ async def main(args: argparse.Namespace) -> int:
     for mode in modes:
         if mode not in BYTES_PER_MS:
             raise SystemExit(f"unknown mode {mode!r}: passthrough or transcoding")
-    result = await run_bench(counts, args.seconds, modes, args.media_ms)
+    repeat = max(1, int(getattr(args, "repeat", 1)))
+    result = await run_bench(counts, args.seconds, modes, args.media_ms, repeat=repeat)
     print(format_rows(result["rows"]))
     if args.json:
         write_json(args.json, result)

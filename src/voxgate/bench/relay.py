@@ -22,7 +22,6 @@ import asyncio
 import base64
 import contextlib
 import random
-import statistics
 import tempfile
 import time
 from collections import deque
@@ -36,7 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voxgate.bench.procs import Child, free_port, start_child
-from voxgate.bench.report import percentile, table, write_json
+from voxgate.bench.report import medians, percentile, table, write_json
 from voxgate.settings import ConfigError
 
 APPEND = orjson.dumps(
@@ -206,7 +205,7 @@ async def main(args: argparse.Namespace) -> int:
                 await _round(count, modes, args.seconds, Path(scratch) / f"{count}-{n}")
                 for n in range(repeat)
             ]
-            rows.extend(_medians(rounds))
+            rows.extend(medians(rounds))
             print(f"  measured {count} sessions", flush=True)
     print(_format(rows))
     if args.json:
@@ -270,26 +269,6 @@ def _compare(base: dict[str, Any], gate: dict[str, Any]) -> dict[str, Any]:
         if base["cpu_ms_per_session_s"]
         else float("nan"),
     }
-
-
-def _medians(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per storage mode: every figure the median over the rounds (ratios are taken per round,
-    against the bare relay measured just before, then their median), and the rounds themselves."""
-    if len(rounds) == 1:
-        return rounds[0]
-    return [
-        {**_median_of([r[i] for r in rounds]), "rounds": [r[i] for r in rounds]}
-        for i in range(len(rounds[0]))
-    ]
-
-
-def _median_of(values: list[Any]) -> Any:
-    first = values[0]
-    if isinstance(first, dict):
-        return {key: _median_of([v[key] for v in values]) for key in first}
-    if isinstance(first, int | float) and not isinstance(first, bool):
-        return statistics.median(values)
-    return first
 
 
 def _storage_cost(rows: list[dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,28 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def medians(rounds: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Rows measured in several rounds, summed up: row ``i`` of the result has every figure of row ``i``
+    as its median over the rounds, and the rounds themselves under ``rounds``. Figures that compare
+    two relays are computed within each round (against the baseline measured next to it), and then
+    their median is taken, so a round's luck cancels out instead of mixing across rounds."""
+    if len(rounds) == 1:
+        return rounds[0]
+    return [
+        {**_median_of([r[i] for r in rounds]), "rounds": [r[i] for r in rounds]}
+        for i in range(len(rounds[0]))
+    ]
+
+
+def _median_of(values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        return {key: _median_of([v[key] for v in values]) for key in first}
+    if isinstance(first, int | float) and not isinstance(first, bool):
+        return statistics.median(values)
+    return first
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
