@@ -66,3 +66,20 @@ async def test_writes_after_the_transport_closed_are_ignored() -> None:
     await asyncio.sleep(0)
     assert corked.flushes == 0 and corked.get_write_buffer_size() == 0
     peer.close()
+
+
+async def test_a_flush_sends_at_once_and_the_end_of_the_turn_adds_nothing() -> None:
+    corked, peer = await _pair()
+    corked.write(b"first;")
+    corked.write(b"second;")
+    corked.flush()  # a relay with nothing more to forward: no waiting for the end of the turn
+    assert corked.flushes == 1 and corked.get_write_buffer_size() == 0
+    assert peer.recv(100) == b"first;second;"  # already in the socket, before the loop ran again
+    await asyncio.sleep(0)
+    assert corked.flushes == 1, "the scheduled end-of-turn flush found nothing left"
+    corked.write(b"third;")
+    await asyncio.sleep(0)
+    assert corked.flushes == 2
+    assert await _read_all(peer, 6) == b"third;"
+    corked.close()
+    peer.close()

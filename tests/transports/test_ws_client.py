@@ -12,6 +12,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.frames import OP_TEXT, Frame
 from websockets.protocol import OPEN, SERVER, Protocol
 
+from voxgate.transports.cork import CorkedTransport
 from voxgate.transports.ws_client import MASK_POOL_KEYS, MaskKeys, RelayClientConnection, masked_text_frame
 
 # Either side of the two length boundaries of the frame header (126 and 65536 bytes).
@@ -71,3 +72,40 @@ async def test_a_real_server_receives_every_frame_in_order() -> None:
 
 async def test_with_compression_negotiated_websockets_writes_the_frames() -> None:
     await _send_through_real_server("deflate")
+
+
+async def test_frames_waiting_to_be_read_are_counted_and_a_flush_sends_at_once() -> None:
+    received: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        for index in range(3):
+            await ws.send(f"event {index}")
+        async for message in ws:
+            assert isinstance(message, str)
+            received.append(message)
+
+    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(
+            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None
+        ) as client:
+            assert isinstance(client, RelayClientConnection)
+            for _ in range(200):
+                if client.pending_frames() == 3:
+                    break
+                await asyncio.sleep(0.01)
+            assert client.pending_frames() == 3
+            assert await client.recv() == "event 0"
+            assert client.pending_frames() == 2
+            transport = client.transport
+            assert isinstance(transport, CorkedTransport)
+            before = transport.flushes
+            assert client.send_text_now(b"answer")
+            assert transport.get_write_buffer_size() > 0  # held until the end of the turn...
+            client.flush_now()  # ...unless flushed
+            assert transport.flushes == before + 1 and transport.get_write_buffer_size() == 0
+            for _ in range(200):
+                if received:
+                    break
+                await asyncio.sleep(0.01)
+        assert received == ["answer"]

@@ -25,6 +25,7 @@ from voxgate.simulator import workers
 from voxgate.simulator.actions import Action, Close, Send
 from voxgate.simulator.engine import RealtimeEngine
 from voxgate.simulator.work import Job, JobResult, Work
+from voxgate.transports.ws_server import relay_flusher
 
 log = logging.getLogger("voxgate.simulator")
 
@@ -115,6 +116,7 @@ class LiveConnection:
         self.submit = submit
         self.inbox: asyncio.Queue[Command] = asyncio.Queue()
         self.delay_ms = 0.0
+        self._flush = relay_flusher(websocket.scope)
 
     def control(self, command: DropCommand | ErrorCommand | DelayCommand) -> None:
         self.inbox.put_nowait(command)
@@ -130,6 +132,10 @@ class LiveConnection:
                     return
                 if not await self._apply(self._handle(command)):
                     return
+                if self._flush is not None and self.inbox.empty():
+                    # Sent now, not at the end of the loop turn: when many sessions are due at once,
+                    # each session's events leave when they are made, as a server's would.
+                    self._flush()
                 if isinstance(command, Tick):
                     await asyncio.sleep(0)  # let the reader and other sessions in between bursts
         except (WebSocketDisconnect, RuntimeError, OSError):

@@ -51,6 +51,10 @@ class ClientPort(Protocol):
     """
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None: ...
+    def flush(self) -> None:
+        """Send what was delivered so far now: the session has nothing more to forward for the moment."""
+        ...
+
     async def close(self, code: int, reason: str) -> None: ...
 
 
@@ -227,6 +231,19 @@ class GatewaySession:
                 await self._fail(f"upstream_closed: {exc.code} {exc.reason}".strip(), exc)
                 return
             await self.handle_upstream_frame(raw)
+            if not upstream.pending():
+                # What was delivered leaves now. The transports hold writes until the end of the loop
+                # turn, which batches a read of many frames into one send; but when many sessions'
+                # frames arrive in the same turn, the first session's would wait for every other
+                # session's processing.
+                self.client.flush()
+
+    def flush_upstream(self) -> None:
+        """The client has nothing more queued: what it sent leaves for the upstream now (see
+        ``run_upstream`` for the other direction)."""
+        upstream = self._upstream
+        if upstream is not None and not self._reconnecting:
+            upstream.flush()
 
     async def run_session_timer(self) -> None:
         await asyncio.sleep(self.limits.max_session_seconds)

@@ -23,7 +23,15 @@ from voxgate.protocol import dialect
 from voxgate.protocol.realtime import JSON, dumps, error_event, new_id
 from voxgate.transports.bridge import Channel, GatewaySession
 from voxgate.transports.upstream import UpstreamUnavailable
-from voxgate.transports.ws_server import Receive, frame_receiver, read_in_own_task, relay_sender
+from voxgate.transports.ws_server import (
+    Backlog,
+    Receive,
+    frame_receiver,
+    read_in_own_task,
+    relay_backlog,
+    relay_flusher,
+    relay_sender,
+)
 
 log = logging.getLogger("voxgate.client")
 
@@ -47,6 +55,11 @@ class StarletteClient:
         self.disconnect_code: int | None = None
         """The close code when the client side ended the socket (1012: the server is restarting)."""
         self._send_now = relay_sender(websocket.scope)
+        self._flush = relay_flusher(websocket.scope)
+
+    def flush(self) -> None:
+        if self._flush is not None and not self.gone:
+            self._flush()
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
         if self.beta:
@@ -226,10 +239,14 @@ async def _run(
     )
     session.spawn(session.run_upstream())
     session.spawn(session.run_session_timer())
-    await read_in_own_task(_pump_client_frames(frame_receiver(websocket), session, client))
+    await read_in_own_task(
+        _pump_client_frames(frame_receiver(websocket), relay_backlog(websocket.scope), session, client)
+    )
 
 
-async def _pump_client_frames(receive: Receive, session: GatewaySession, client: StarletteClient) -> None:
+async def _pump_client_frames(
+    receive: Receive, backlog: Backlog | None, session: GatewaySession, client: StarletteClient
+) -> None:
     while not session.closed:
         try:
             message = await receive()
@@ -242,3 +259,5 @@ async def _pump_client_frames(receive: Receive, session: GatewaySession, client:
         if frame is None:
             frame = message.get("bytes") or b""
         await session.handle_client_frame(frame)
+        if backlog is not None and not backlog():
+            session.flush_upstream()

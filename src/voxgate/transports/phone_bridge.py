@@ -47,10 +47,14 @@ from voxgate.transports.bridge import GatewaySession
 from voxgate.transports.twilio_rest import TwilioRestError
 from voxgate.transports.upstream import UpstreamUnavailable
 from voxgate.transports.ws_server import (
+    Backlog,
+    Flush,
     Receive,
     SendText,
     frame_receiver,
     read_in_own_task,
+    relay_backlog,
+    relay_flusher,
     relay_sender,
 )
 
@@ -81,6 +85,7 @@ class PhoneBridge:
         self.session: GatewaySession | None = None
         self.websocket: WebSocket | None = None
         self._send_now: SendText | None = None
+        self._flush: Flush | None = None
         self.clock = line.gateway.clock
         self._twilio_lock = asyncio.Lock()
         self._socket_open = False
@@ -97,6 +102,7 @@ class PhoneBridge:
         assert session is not None, "open_bridge sets the session"
         self.websocket = websocket
         self._send_now = relay_sender(websocket.scope)
+        self._flush = relay_flusher(websocket.scope)
         self._socket_open = True
         self._started_at = self.clock()
         session.state[PHONE_STATE_KEY] = self
@@ -121,11 +127,13 @@ class PhoneBridge:
         session.spawn(self._tick())
         try:
             await session.greet()
-            await read_in_own_task(self._read_frames(frame_receiver(websocket)))
+            await read_in_own_task(
+                self._read_frames(frame_receiver(websocket), relay_backlog(websocket.scope))
+            )
         finally:
             await self._finish()
 
-    async def _read_frames(self, receive: Receive) -> None:
+    async def _read_frames(self, receive: Receive, backlog: Backlog | None) -> None:
         phone = self.phone
         session = self.session
         assert session is not None
@@ -158,6 +166,8 @@ class PhoneBridge:
                 continue
             if actions:
                 await self._execute(actions)
+            if backlog is not None and not backlog():
+                session.flush_upstream()
         self._socket_open = False
 
     async def _tick(self) -> None:
@@ -169,6 +179,10 @@ class PhoneBridge:
                 await self._execute(actions)
 
     # -- ClientPort --------------------------------------------------------------------------------
+    def flush(self) -> None:
+        if self._flush is not None and self._socket_open:
+            self._flush()
+
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
         kind = event["type"]
         if kind in _NOTED:

@@ -47,6 +47,14 @@ class UpstreamConnection(Protocol):
         """Write ``text`` without waiting, if the socket can take it now; ``False``: use ``send``."""
         ...
 
+    def pending(self) -> int:
+        """Frames already received that ``recv`` returns without waiting (0 when unknown)."""
+        ...
+
+    def flush(self) -> None:
+        """Send what was written so far now instead of at the end of the loop turn."""
+        ...
+
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
@@ -75,6 +83,15 @@ class _SdkConnection:
         self._recv_frame = socket.recv if socket is not None else None
         self._send_frame = socket.send if socket is not None else connection.send_raw
         self._send_now = socket.send_text_now if isinstance(socket, RelayClientConnection) else None
+        self._received = socket.pending_frames if isinstance(socket, RelayClientConnection) else None
+        self._flush = socket.flush_now if isinstance(socket, RelayClientConnection) else None
+
+    def pending(self) -> int:
+        return self._received() if self._received is not None else 0
+
+    def flush(self) -> None:
+        if self._flush is not None:
+            self._flush()
 
     async def recv(self) -> bytes:
         try:

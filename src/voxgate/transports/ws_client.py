@@ -74,6 +74,16 @@ class RelayClientConnection(ClientConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(CorkedTransport(cast(asyncio.Transport, transport), self.loop))
 
+    def flush_now(self) -> None:
+        """Send the frames written so far in this loop turn now, instead of at the turn's end."""
+        transport = self.transport
+        if isinstance(transport, CorkedTransport):
+            transport.flush()
+
+    def pending_frames(self) -> int:
+        """Frames parsed from what the socket delivered that no ``recv`` has taken yet."""
+        return len(self.recv_messages.frames)
+
     def send_text_now(self, data: bytes) -> bool:
         protocol = self.protocol
         if protocol.state is not State.OPEN or self.paused or self.fragmented_send_waiter is not None:

@@ -13,7 +13,9 @@ Four changes, each keeping the protocol's behaviour towards the peer and the ASG
   must be used (handshake not done, closing, or the write buffer is full and the sender must wait), so
   the app falls back to ``websocket.send_text`` and its flow control. Its ``receive`` is the
   protocol's own ASGI ``receive``: a task that reads frames with it wakes two coroutines per frame,
-  not the twenty of the middleware stack an ASGI handler runs under.
+  not the twenty of the middleware stack an ASGI handler runs under. Its ``flush`` sends what the
+  cork holds at once: a relay calls it when it has nothing more to forward for the moment, which
+  its ``backlog`` (messages received and not yet read) tells it on the receiving side.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ RELAY_EXTENSION: Final = "voxgate.relay"
 RECEIVE_HIGH_WATER: Final = 64
 
 SendText = Callable[[bytes], bool]
+Flush = Callable[[], None]
+Backlog = Callable[[], int]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
@@ -91,7 +95,12 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
         # The app's task is created but has not run yet: the scope can still be extended.
         if self.response.status_code == 101:
             extensions = cast(dict[str, Any], self.scope["extensions"])
-            extensions[RELAY_EXTENSION] = {"send_text": self.send_text_now, "receive": self.receive}
+            extensions[RELAY_EXTENSION] = {
+                "send_text": self.send_text_now,
+                "receive": self.receive,
+                "flush": self.flush_now,
+                "backlog": self.queue.qsize,
+            }
 
     def send_receive_event_to_app(self) -> None:
         paused = self.read_paused
@@ -120,11 +129,29 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.write(chunk)
         return True
 
+    def flush_now(self) -> None:
+        """Send the frames written so far in this loop turn now, instead of at the turn's end."""
+        transport = self.transport
+        if isinstance(transport, CorkedTransport):
+            transport.flush()
+
 
 def relay_sender(scope: Mapping[str, Any]) -> SendText | None:
     """The synchronous text sender of a connection served by ``RelayWebSocketProtocol``, if it is one."""
     extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
     return cast(SendText, extension["send_text"]) if extension else None
+
+
+def relay_flusher(scope: Mapping[str, Any]) -> Flush | None:
+    """The cork's flush of a connection served by ``RelayWebSocketProtocol``, if it is one."""
+    extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    return cast(Flush, extension["flush"]) if extension else None
+
+
+def relay_backlog(scope: Mapping[str, Any]) -> Backlog | None:
+    """How many received messages wait to be read, on a ``RelayWebSocketProtocol`` connection."""
+    extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    return cast(Backlog, extension["backlog"]) if extension else None
 
 
 def frame_receiver(websocket: WebSocket) -> Receive:
