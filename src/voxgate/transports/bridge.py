@@ -158,6 +158,7 @@ class GatewaySession:
         self._initial_session = initial_session
         self._upstream: UpstreamConnection | None = None
         self._reconnecting = False
+        self._upstream_written = False  # since the last flush_upstream
         self._queued: deque[str] = deque()
         self._suppress_items: set[str] = set()
         self._suppress_session_events = 0
@@ -239,11 +240,14 @@ class GatewaySession:
                 self.client.flush()
 
     def flush_upstream(self) -> None:
-        """The client has nothing more queued: what it sent leaves for the upstream now (see
-        ``run_upstream`` for the other direction)."""
-        upstream = self._upstream
-        if upstream is not None and not self._reconnecting:
-            upstream.flush()
+        """The client has nothing more queued: what was sent upstream for it leaves now (see
+        ``run_upstream`` for the other direction). Called after every client message, so it does
+        nothing unless something was written since the last time (audio is mostly held back)."""
+        if self._upstream_written:
+            self._upstream_written = False
+            upstream = self._upstream
+            if upstream is not None:
+                upstream.flush()
 
     async def run_session_timer(self) -> None:
         await asyncio.sleep(self.limits.max_session_seconds)
@@ -391,6 +395,7 @@ class GatewaySession:
         upstream = self._upstream
         if upstream is None:
             return
+        self._upstream_written = True
         try:
             await upstream.send(text)
         except UpstreamClosed:

@@ -36,15 +36,22 @@ class CorkedTransport(asyncio.Transport):
         self._pending_size += len(data)
         if not self._scheduled:
             self._scheduled = True
-            self._loop.call_soon(self.flush)
+            self._loop.call_soon(self._end_of_turn)
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
             self.write(data)
 
-    def flush(self) -> None:
-        """Hand what is held to the real transport now (also the scheduled end-of-turn call)."""
+    def _end_of_turn(self) -> None:
         self._scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand what is held to the real transport now (the end of the turn does it anyway).
+
+        Called by a relay with nothing more to forward for the moment; when it finds nothing held,
+        it returns at once, so calling it after every message costs next to nothing.
+        """
         if not self._pending:
             return
         pending, self._pending, self._pending_size = self._pending, [], 0

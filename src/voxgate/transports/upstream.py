@@ -83,8 +83,9 @@ class _SdkConnection:
         self._recv_frame = socket.recv if socket is not None else None
         self._send_frame = socket.send if socket is not None else connection.send_raw
         self._send_now = socket.send_text_now if isinstance(socket, RelayClientConnection) else None
-        self._received = socket.pending_frames if isinstance(socket, RelayClientConnection) else None
-        self._flush = socket.flush_now if isinstance(socket, RelayClientConnection) else None
+        relay = socket if isinstance(socket, RelayClientConnection) else None
+        self._received = relay.pending_frames if relay is not None else None
+        self._flush = relay.flush_now if relay is not None else None
 
     def pending(self) -> int:
         return self._received() if self._received is not None else 0

@@ -76,9 +76,7 @@ class RelayClientConnection(ClientConnection):
 
     def flush_now(self) -> None:
         """Send the frames written so far in this loop turn now, instead of at the turn's end."""
-        transport = self.transport
-        if isinstance(transport, CorkedTransport):
-            transport.flush()
+        cast(CorkedTransport, self.transport).flush()
 
     def pending_frames(self) -> int:
         """Frames parsed from what the socket delivered that no ``recv`` has taken yet."""

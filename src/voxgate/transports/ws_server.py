@@ -98,7 +98,7 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
             extensions[RELAY_EXTENSION] = {
                 "send_text": self.send_text_now,
                 "receive": self.receive,
-                "flush": self.flush_now,
+                "flush": cast(CorkedTransport, self.transport).flush,
                 "backlog": self.queue.qsize,
             }
 
@@ -128,12 +128,6 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
         for chunk in self.conn.data_to_send():
             self.transport.write(chunk)
         return True
-
-    def flush_now(self) -> None:
-        """Send the frames written so far in this loop turn now, instead of at the turn's end."""
-        transport = self.transport
-        if isinstance(transport, CorkedTransport):
-            transport.flush()
 
 
 def relay_sender(scope: Mapping[str, Any]) -> SendText | None:
