@@ -82,8 +82,8 @@ class _SdkConnection:
         socket = getattr(connection, "_connection", None)
         self._recv_frame = socket.recv if socket is not None else None
         self._send_frame = socket.send if socket is not None else connection.send_raw
-        self._send_now = socket.send_text_now if isinstance(socket, RelayClientConnection) else None
         relay = socket if isinstance(socket, RelayClientConnection) else None
+        self._send_now = relay.send_text_now if relay is not None else None
         self._received = relay.pending_frames if relay is not None else None
         self._flush = relay.flush_now if relay is not None else None
 

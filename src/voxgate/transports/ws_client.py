@@ -1,10 +1,11 @@
 """The websockets client connection the SDK opens for voxgate's upstream, tuned for relaying.
 
 The SDK opens the socket (``websocket_connection_options`` reach ``websockets.connect``, and
-``create_connection`` picks this class), so URL, headers and authentication stay the SDK's. Two
+``create_connection`` picks this class), so URL, headers and authentication stay the SDK's. What it
 changes on top of websockets' own connection:
 
-- Writes go through a ``CorkedTransport``: frames written during one loop turn leave in one ``send()``.
+- Writes go through a ``CorkedTransport``: frames written during one loop turn leave in one ``send()``,
+  or at once on ``flush_now`` (the relay calls it when ``pending_frames`` says nothing more waits).
 - ``send_text_now`` writes a text frame synchronously. ``Connection.send`` enters an async context
   manager, checks the state and awaits a drain for every frame, which costs as much as the frame's
   system call; a relay sending whole frames from one task needs only the checks that matter here.

@@ -130,28 +130,33 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
         return True
 
 
+def _relay_extension(scope: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``voxgate.relay`` extension of a connection served by ``RelayWebSocketProtocol``, if it is one."""
+    extension: Mapping[str, Any] | None = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    return extension
+
+
 def relay_sender(scope: Mapping[str, Any]) -> SendText | None:
-    """The synchronous text sender of a connection served by ``RelayWebSocketProtocol``, if it is one."""
-    extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    """The synchronous text sender, on a relay connection."""
+    extension = _relay_extension(scope)
     return cast(SendText, extension["send_text"]) if extension else None
 
 
 def relay_flusher(scope: Mapping[str, Any]) -> Flush | None:
-    """The cork's flush of a connection served by ``RelayWebSocketProtocol``, if it is one."""
-    extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    """The cork's flush, on a relay connection."""
+    extension = _relay_extension(scope)
     return cast(Flush, extension["flush"]) if extension else None
 
 
 def relay_backlog(scope: Mapping[str, Any]) -> Backlog | None:
-    """How many received messages wait to be read, on a ``RelayWebSocketProtocol`` connection."""
-    extension = (scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    """How many received messages wait to be read, on a relay connection."""
+    extension = _relay_extension(scope)
     return cast(Backlog, extension["backlog"]) if extension else None
 
 
 def frame_receiver(websocket: WebSocket) -> Receive:
-    """The protocol's own ASGI ``receive`` when ``RelayWebSocketProtocol`` serves the connection,
-    else Starlette's."""
-    extension = (websocket.scope.get("extensions") or {}).get(RELAY_EXTENSION)
+    """The protocol's own ASGI ``receive`` on a relay connection, else Starlette's."""
+    extension = _relay_extension(websocket.scope)
     return cast(Receive, extension["receive"]) if extension else websocket.receive
 
 
