@@ -73,3 +73,35 @@ async def test_modify_drop_and_reply() -> None:
     reply = await chain.run(Message("client", {"type": "t", "text": "answer"}, session=None))
     assert isinstance(reply, Reply) and reply.events == [{"type": "answered"}]
     assert later == ["HI"]  # a dropped or answered message goes no further
+
+
+async def test_plain_functions_and_async_callables_are_hooks_too() -> None:
+    chain = InterceptionChain()
+    seen: list[str] = []
+
+    def plain(message: Message) -> Message | Reply | None:
+        seen.append("plain")
+        if message.data.get("text") == "drop":
+            return None
+        if message.data.get("text") == "answer":
+            return Reply([{"type": "answered"}])
+        return message
+
+    class AsyncCallable:
+        __name__ = "async_callable"
+
+        async def __call__(self, message: Message) -> Message | None:
+            seen.append("callable")
+            return None if message.data.get("text") == "drop late" else message
+
+    chain.register(plain)
+    chain.register(AsyncCallable())
+    passed = await chain.run(Message("client", {"type": "x", "text": "hi"}, session=None))
+    assert isinstance(passed, Message) and seen == ["plain", "callable"]
+    seen.clear()
+    assert await chain.run(Message("client", {"type": "x", "text": "drop"}, session=None)) is None
+    assert seen == ["plain"]
+    answered = await chain.run(Message("client", {"type": "x", "text": "answer"}, session=None))
+    assert isinstance(answered, Reply) and answered.events == [{"type": "answered"}]
+    assert await chain.run(Message("client", {"type": "x", "text": "drop late"}, session=None)) is None
+    assert chain.names() == ["business:plain", "business:async_callable"]

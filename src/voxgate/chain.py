@@ -1,6 +1,8 @@
 """The interception chain: every message, in both directions, passes an ordered list of hooks.
 
-A hook is a plain async function ``hook(message) -> result``:
+A hook is a function ``hook(message) -> result``, async or plain (a hook that never waits can be a
+plain function: the chain then calls it without making a coroutine, which the relay path notices at
+a hundred messages per session-second):
 
 - return the message (changed or not) to pass it on,
 - return ``None`` to drop it (say why with ``message.note``; drops are counted and logged),
@@ -17,6 +19,7 @@ The gateway's own validation, recording and tool steps are registered the same w
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -61,7 +64,7 @@ class Reply:
 
 
 HookResult: TypeAlias = Message | Reply | None
-Hook = Callable[[Message], Awaitable[HookResult]]
+Hook = Callable[[Message], Awaitable[HookResult]] | Callable[[Message], HookResult]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +74,14 @@ class _Entry:
     types: frozenset[str] | None
     hook: Hook
     name: str
+    waits: bool
+    """An async hook: its result is awaited."""
 
 
 @dataclass(slots=True)
 class InterceptionChain:
     _entries: list[_Entry] = field(default_factory=list)
-    _plans: dict[tuple[Direction, str], tuple[Hook, ...]] = field(default_factory=dict)
+    _plans: dict[tuple[Direction, str], tuple[tuple[Any, bool], ...]] = field(default_factory=dict)
 
     def register(
         self,
@@ -88,7 +93,14 @@ class InterceptionChain:
         name: str | None = None,
     ) -> Hook:
         """Add a hook; ``direction``/``types`` limit which messages reach it (None = all)."""
-        entry = _Entry(stage, direction, frozenset(types) if types else None, hook, name or hook.__name__)
+        entry = _Entry(
+            stage,
+            direction,
+            frozenset(types) if types else None,
+            hook,
+            name or str(getattr(hook, "__name__", hook)),
+            inspect.iscoroutinefunction(hook),
+        )
         self._entries.append(entry)
         self._entries.sort(key=lambda e: STAGES.index(e.stage))  # stable: registration order within a stage
         self._plans.clear()
@@ -109,13 +121,13 @@ class InterceptionChain:
     def names(self) -> list[str]:
         return [f"{e.stage}:{e.name}" for e in self._entries]
 
-    def _plan(self, direction: Direction, kind: str) -> tuple[Hook, ...]:
+    def _plan(self, direction: Direction, kind: str) -> tuple[tuple[Any, bool], ...]:
         # The hooks a (direction, type) pair reaches, computed once: the relay path stays a flat loop.
         key = (direction, kind)
         plan = self._plans.get(key)
         if plan is None:
             plan = tuple(
-                e.hook
+                (e.hook, e.waits)
                 for e in self._entries
                 if (e.direction is None or e.direction == direction) and (e.types is None or kind in e.types)
             )
@@ -125,9 +137,15 @@ class InterceptionChain:
 
     async def run(self, message: Message) -> HookResult:
         result: HookResult = message
-        for hook in self._plan(message.direction, message.type):
-            result = await hook(message)
+        for hook, waits in self._plan(message.direction, message.type):
+            result = await hook(message) if waits else hook(message)
             if not isinstance(result, Message):
-                return result
+                if waits or not inspect.isawaitable(result):
+                    return result
+                # A callable that is not itself an async function (a partial, an object with an async
+                # ``__call__``) but answered an awaitable: awaited like any async hook's.
+                result = await result
+                if not isinstance(result, Message):
+                    return result
             message = result
         return result

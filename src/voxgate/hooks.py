@@ -68,7 +68,7 @@ def install_builtin_hooks(
         result = await call_client_tool(session, name, arguments)
         return Reply([{"type": "function_call_result", "function_name": name, "result": result}])
 
-    async def validate_client(message: Message) -> HookResult:
+    def validate_client(message: Message) -> HookResult:
         try:
             validate_client_event(message.data)
         except ProtocolError as exc:
@@ -76,7 +76,7 @@ def install_builtin_hooks(
             return Reply([exc.to_event()])
         return message
 
-    async def validate_server(message: Message) -> HookResult:
+    def validate_server(message: Message) -> HookResult:
         # Newer upstreams may add event types this SDK version does not know: forwarded, but logged.
         if message.data["type"] not in SERVER_EVENT_TYPES:
             log.debug("upstream event type %s is not in the SDK union; forwarded as-is", message.data["type"])
@@ -110,7 +110,7 @@ def install_builtin_hooks(
         await session.send_to_client(notice)
         return message.replace({**message.data, "session": allowed})
 
-    async def track_conversation(message: Message) -> HookResult:
+    def track_conversation(message: Message) -> HookResult:
         session: GatewaySession = message.session
         session.execute(session.conversation.on_server_event(message.data))
         return message

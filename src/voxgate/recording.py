@@ -134,7 +134,7 @@ class Recorder:
         )
 
     # -- the chain's record stage ---------------------------------------------------------------------
-    async def hook(self, message: Message) -> HookResult:
+    def hook(self, message: Message) -> HookResult:
         recording = self.active.get(message.session.id)
         if recording is not None:
             recording.on_event("in" if message.direction == "client" else "out", message.data, message.type)
