@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import OP_TEXT, Frame
 from websockets.protocol import OPEN, SERVER, Protocol
 
@@ -109,3 +111,60 @@ async def test_frames_waiting_to_be_read_are_counted_and_a_flush_sends_at_once()
                     break
                 await asyncio.sleep(0.01)
         assert received == ["answer"]
+
+
+async def test_messages_pings_fragments_and_the_close_arrive_as_websockets_delivers_them() -> None:
+    sent: list[str | bytes] = ["first", b"\x00\x01binary", "x" * 70_000]
+    fragmented = ["frag", "ment", "ed"]
+    pong: list[float] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        for message in sent:
+            await ws.send(message)
+        await ws.send(iter(fragmented))  # one message in three frames: websockets' parser assembles it
+        pong.append(await (await ws.ping(b"are you there")))  # the client answers with a pong
+        await ws.send("after the ping")
+        await ws.recv()
+        await ws.close(4000, "done")
+
+    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(
+            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None, max_size=None
+        ) as client:
+            assert isinstance(client, RelayClientConnection)
+            received = [await client.recv() for _ in range(len(sent) + 2)]
+            assert client.splitting  # the whole messages were cut out by the splitter
+            assert client.send_text_now(b"read them all")
+            with pytest.raises(ConnectionClosed) as closed:
+                await client.recv()
+    assert received == [*sent, "fragmented", "after the ping"]
+    close = closed.value.rcvd
+    assert close is not None and (close.code, close.reason) == (4000, "done")
+    assert len(pong) == 1
+
+
+async def test_reading_pauses_while_messages_wait_and_nothing_is_lost() -> None:
+    count = 300
+
+    async def handler(ws: ServerConnection) -> None:
+        for index in range(count):
+            await ws.send(f"event {index}")
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(
+            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None, max_queue=16
+        ) as client:
+            assert isinstance(client, RelayClientConnection)
+            for _ in range(200):
+                if client.pending_frames() > 16:
+                    break
+                await asyncio.sleep(0.01)
+            assert client.pending_frames() > 16
+            transport = client.transport
+            assert not transport.is_reading()  # above the high-water mark: websockets' own limit
+            received = [await client.recv(decode=False) for _ in range(count)]
+            assert transport.is_reading()
+    assert received == [f"event {index}".encode() for index in range(count)]

@@ -11,6 +11,9 @@ changes on top of websockets' own connection:
   system call; a relay sending whole frames from one task needs only the checks that matter here.
   It answers ``False`` when the connection is not open or its write buffer is full, and the caller
   then awaits the ordinary ``send`` (which waits for the buffer and raises the close).
+- Whole unfragmented messages are cut out of the received bytes by a ``FrameSplitter`` and wait in the
+  connection's own inbox for ``recv``; websockets' parser reads every other frame (pings, close,
+  fragments, errors), and the messages it assembles join the same inbox in order.
 - Its frames are masked with keys cut from a pool of ``os.urandom`` bytes. A client must mask every
   frame with an unpredictable key (RFC 6455, 10.3); websockets asks the kernel for four random bytes
   per frame, a ``getrandom`` system call each time. The pool asks once per ``MASK_POOL_KEYS`` frames,
@@ -21,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import struct
-from typing import Final, cast
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any, Final, cast
 
 from websockets.asyncio.client import ClientConnection
-from websockets.frames import OP_TEXT
-from websockets.protocol import State
+from websockets.exceptions import ConcurrencyError
+from websockets.frames import DATA_OPCODES, OP_CONT, OP_TEXT, CloseCode, Frame
+from websockets.protocol import Event, State
 
 try:
     from websockets.speedups import apply_mask
@@ -34,10 +39,9 @@ except ImportError:  # a websockets build without its C extension
     from websockets.utils import apply_mask
 
 from voxgate.transports.cork import CorkedTransport
+from voxgate.transports.frames import PASS, FrameSplitter, at_frame_boundary, text_frame_head
 
 MASK_POOL_KEYS: Final = 1024
-_FIN_TEXT: Final = 0x80 | OP_TEXT
-_MASKED: Final = 0x80
 
 
 class MaskKeys:
@@ -59,14 +63,7 @@ class MaskKeys:
 
 def masked_text_frame(data: bytes, key: bytes) -> bytes:
     """One unfragmented client text frame: header, masking key, masked payload (RFC 6455, 5.2)."""
-    length = len(data)
-    if length < 126:
-        head = struct.pack("!BB", _FIN_TEXT, _MASKED | length)
-    elif length < 65536:
-        head = struct.pack("!BBH", _FIN_TEXT, _MASKED | 126, length)
-    else:
-        head = struct.pack("!BBQ", _FIN_TEXT, _MASKED | 127, length)
-    return head + key + apply_mask(data, key)
+    return text_frame_head(len(data), masked=True) + key + apply_mask(data, key)
 
 
 class RelayClientConnection(ClientConnection):
@@ -74,15 +71,109 @@ class RelayClientConnection(ClientConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(CorkedTransport(cast(asyncio.Transport, transport), self.loop))
+        self._splitter: FrameSplitter | None = None
+        self._inbox: deque[tuple[bytes, bool]] = deque()  # (message, sent as text)
+        self._inbox_waiter: asyncio.Future[None] | None = None
+        self._inbox_ended = False
+        self._fragments: list[bytes] = []
+        self._fragments_text = False
+        # websockets' own flow control: stop reading above ``high`` waiting messages, resume at ``low``.
+        high, low = self.max_queue
+        self._high = high
+        self._low = low if low is not None else (high // 4 if high is not None else None)
+        self._reading_paused = False
 
     def flush_now(self) -> None:
         """Send the frames written so far in this loop turn now, instead of at the turn's end."""
         cast(CorkedTransport, self.transport).flush()
 
-    def pending_frames(self) -> int:
-        """Frames parsed from what the socket delivered that no ``recv`` has taken yet."""
-        return len(self.recv_messages.frames)
+    @property
+    def splitting(self) -> bool:
+        """Whether whole messages are being cut out by the splitter (websockets' parser reads the rest)."""
+        return self._splitter is not None and not self._splitter.stopped
 
+    def pending_frames(self) -> int:
+        """Messages received that no ``recv`` has taken yet."""
+        return len(self._inbox)
+
+    # -- receiving ---------------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        splitter = self._splitter
+        if splitter is None:
+            protocol = self.protocol
+            if protocol.state is not State.OPEN or protocol.extensions or not at_frame_boundary(protocol):
+                super().data_received(data)
+                return
+            splitter = self._splitter = FrameSplitter(masked=False, max_size=protocol.max_size)
+        elif self.protocol.state is not State.OPEN and not splitter.stopped:
+            data = splitter.take_rest() + data  # closing: websockets reads the rest, as it reads a close
+        for opcode, payload in splitter.feed(data):
+            if opcode == PASS:
+                super().data_received(payload)
+            else:
+                self._put(payload, opcode == OP_TEXT)
+
+    def process_event(self, event: Event) -> None:
+        # Data frames websockets parsed (before the splitter started, or fragments) join the inbox.
+        if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
+            if event.opcode is not OP_CONT:
+                self._fragments_text = event.opcode is OP_TEXT
+            self._fragments.append(bytes(event.data))
+            if event.fin:
+                fragments, self._fragments = self._fragments, []
+                self._put(fragments[0] if len(fragments) == 1 else b"".join(fragments), self._fragments_text)
+            return
+        super().process_event(event)
+
+    def _put(self, message: bytes, text: bool) -> None:
+        self._inbox.append((message, text))
+        waiter = self._inbox_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._high is not None and len(self._inbox) > self._high and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    async def recv(self, decode: bool | None = None) -> Any:
+        """The next message, as websockets' ``recv`` returns it; raises ``ConnectionClosed`` at the end."""
+        inbox = self._inbox
+        while not inbox:
+            if self._inbox_ended:
+                await asyncio.shield(self.connection_lost_waiter)
+                raise self.protocol.close_exc from self.recv_exc
+            if self._inbox_waiter is not None:
+                raise ConcurrencyError("cannot call recv while another coroutine is already running recv")
+            waiter = self._inbox_waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._inbox_waiter = None
+        message, text = inbox.popleft()
+        if self._reading_paused and self._low is not None and len(inbox) <= self._low:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if not (text if decode is None else decode):
+            return message
+        try:
+            return message.decode()
+        except UnicodeDecodeError as exc:
+            async with self.send_context():
+                self.protocol.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+            await asyncio.shield(self.connection_lost_waiter)
+            raise self.protocol.close_exc from self.recv_exc
+
+    async def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Any]:
+        """Messages are whole in the inbox: the next one, as a single piece."""
+        yield await self.recv(decode)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._inbox_ended = True
+        waiter = self._inbox_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- sending -------------------------------------------------------------------------------------
     def send_text_now(self, data: bytes) -> bool:
         protocol = self.protocol
         if protocol.state is not State.OPEN or self.paused or self.fragmented_send_waiter is not None:

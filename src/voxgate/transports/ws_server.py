@@ -1,12 +1,14 @@
 """uvicorn's sans-I/O WebSocket protocol, tuned for a relay that forwards every frame it receives.
 
-Four changes, each keeping the protocol's behaviour towards the peer and the ASGI app:
+Five changes, each keeping the protocol's behaviour towards the peer and the ASGI app:
 
 - Writes go through a ``CorkedTransport``: the frames written during one loop turn leave in one
   ``send()``.
 - Reading is paused only when the app falls ``RECEIVE_HIGH_WATER`` messages behind. uvicorn pauses and
   resumes the socket around every single message, two ``epoll_ctl`` calls per frame; at 50 audio
   frames a second per client that is most of what receiving costs.
+- Whole unfragmented messages are cut out of the received bytes by a ``FrameSplitter``; websockets'
+  parser reads every other frame (pings, close, fragments, errors).
 - Received messages wait in a queue made for one reader (``_ReceiveQueue``).
 - The ASGI scope carries an extension, ``voxgate.relay``, whose ``send_text`` writes a text frame
   synchronously, without the ASGI message round trip. It answers ``False`` whenever the ordinary path
@@ -29,11 +31,14 @@ from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from voxgate.transports.cork import CorkedTransport
+from voxgate.transports.frames import PASS, FrameSplitter, at_frame_boundary, text_frame_head
 
 RELAY_EXTENSION: Final = "voxgate.relay"
 RECEIVE_HIGH_WATER: Final = 64
+_OP_BINARY: Final = 2
 
 SendText = Callable[[bytes], bool]
 Flush = Callable[[], None]
@@ -86,6 +91,45 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = _ReceiveQueue(self.loop)
+        self.splitter: FrameSplitter | None = None
+        """Cuts whole messages out of what the socket delivers, once the connection is open."""
+
+    def data_received(self, data: bytes) -> None:
+        splitter = self.splitter
+        if splitter is None:
+            if not self._can_split():
+                super().data_received(data)
+                return
+            splitter = self.splitter = FrameSplitter(masked=True, max_size=self.conn.max_size)
+        elif self.conn.state is not State.OPEN and not splitter.stopped:
+            data = splitter.take_rest() + data  # closing: websockets reads the rest, as it reads a close
+        for opcode, payload in splitter.feed(data):
+            if opcode == PASS:
+                super().data_received(payload)
+            elif self.close_sent:
+                pass  # past ``websocket.close``: uvicorn discards messages too, and keeps reading
+            elif opcode == _OP_BINARY:
+                self._queue_message({"type": "websocket.receive", "bytes": payload})
+            else:
+                try:
+                    text = payload.decode()
+                except UnicodeDecodeError:  # uvicorn's own path, with its answer (close 1007)
+                    self.frames = [payload]
+                    self.curr_msg_data_type = "text"
+                    self.send_receive_event_to_app()
+                    continue
+                self._queue_message({"type": "websocket.receive", "text": text})
+
+    def _queue_message(self, message: Any) -> None:
+        queue = self.queue
+        queue.put_nowait(message)
+        if not self.read_paused and queue.qsize() >= RECEIVE_HIGH_WATER:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _can_split(self) -> bool:
+        conn = self.conn
+        return conn.state is State.OPEN and not conn.extensions and at_frame_boundary(conn)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(CorkedTransport(cast(asyncio.Transport, transport), self.loop))
@@ -121,11 +165,18 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
             or not self.writable.is_set()
         ):
             return False
+        conn = self.conn
+        if conn.state is State.OPEN and not conn.extensions and not conn.expect_continuation_frame:
+            for chunk in conn.data_to_send():  # anything websockets queued (a pong) goes first
+                self.transport.write(chunk)
+            self.transport.write(text_frame_head(len(data), masked=False))
+            self.transport.write(data)
+            return True
         try:
-            self.conn.send_text(data)
+            conn.send_text(data)  # an extension (compression) rewrites frames: websockets' own path
         except InvalidState:
             return False
-        for chunk in self.conn.data_to_send():
+        for chunk in conn.data_to_send():
             self.transport.write(chunk)
         return True
 

@@ -1,0 +1,44 @@
+"""What a client's WebSocket frames become at the gateway's door, over real sockets: whole messages
+are cut out by the frame splitter, and websockets still answers pings, assembles fragments and refuses
+what the protocol forbids."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from realtime_testkit import connect
+from voxgate.transports.ws_server import RelayWebSocketProtocol
+
+
+def _door_protocols(gateway) -> list[RelayWebSocketProtocol]:  # type: ignore[no-untyped-def]
+    connections = gateway.server.server.server_state.connections
+    return [c for c in connections if isinstance(c, RelayWebSocketProtocol)]
+
+
+async def test_fragments_and_pings_between_whole_messages(gateway) -> None:
+    client = await connect(f"{gateway.ws}/openai/realtime/frames?agent=bartender")
+    await client.until("session.updated")
+    latency = await (await client.ws.ping(b"still there?"))  # websockets' parser answers it
+    assert latency >= 0
+    [door] = _door_protocols(gateway)
+    assert door.splitter is not None and not door.splitter.stopped  # it started with the ping's bytes
+    event = orjson.dumps({"type": "input_audio_buffer.clear", "event_id": "fragmented"}).decode()
+    await client.ws.send(iter([event[:10], event[10:20], event[20:]]))
+    assert (await client.until("input_audio_buffer.cleared"))["type"] == "input_audio_buffer.cleared"
+    await client.say("Hello, are you open?")
+    assert (await client.until("response.done"))["response"]["status"] == "completed"
+    assert not door.splitter.stopped  # the fragments went through websockets' parser, and back
+    await client.ws.close()
+
+
+async def test_invalid_utf8_in_a_text_frame_closes_with_1007(gateway) -> None:
+    client = await connect(f"{gateway.ws}/openai/realtime/badtext")
+    await client.until("session.updated")
+    protocol = client.ws.protocol
+    protocol.send_text(b'{"type": "\xff"}')  # a text frame whose bytes are not UTF-8
+    client.ws.send_data()
+    with pytest.raises(ConnectionClosed) as closed:
+        await client.until("never")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
