@@ -58,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         create_app(settings),
         max_message_bytes=settings.max_message_bytes,
         log_level=settings.log_level.lower(),
+        ws_compression=settings.ws_compression,
     )
     settle_heap()
     GracefulServer(config).run(sockets=[sock])

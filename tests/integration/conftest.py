@@ -67,7 +67,9 @@ async def make_gateway(simulator: BackgroundServer, tmp_path: Path) -> AsyncIter
         )
         clock = {"wall_clock": wall_clock} if wall_clock is not None else {}
         app = create_app(settings, connector=connector, **clock)
-        server = await start_background_server(app, max_message_bytes=settings.max_message_bytes)
+        server = await start_background_server(
+            app, max_message_bytes=settings.max_message_bytes, ws_compression=settings.ws_compression
+        )
         started.append(server)
         return Gateway(server, simulator, settings)
 

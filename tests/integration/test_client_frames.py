@@ -42,3 +42,21 @@ async def test_invalid_utf8_in_a_text_frame_closes_with_1007(gateway) -> None:
     with pytest.raises(ConnectionClosed) as closed:
         await client.until("never")
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+
+
+async def test_compression_is_declined_unless_configured(make_gateway) -> None:
+    default = await make_gateway()
+    client = await connect(f"{default.ws}/openai/realtime/plain")  # websockets offers permessage-deflate
+    await client.until("session.updated")
+    assert client.ws.protocol.extensions == []
+    await client.ws.close()
+
+    compressing = await make_gateway(VOXGATE_WS_COMPRESSION=1)
+    client = await connect(f"{compressing.ws}/openai/realtime/deflated")
+    await client.until("session.updated")
+    assert [type(e).__name__ for e in client.ws.protocol.extensions] == ["PerMessageDeflate"]
+    await client.say("Hello, are you open?")
+    assert (await client.until("response.done"))["response"]["status"] == "completed"
+    [door] = _door_protocols(compressing)
+    assert door.splitter is None  # compressed frames are websockets' to read
+    await client.ws.close()
