@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 from voxgate.protocol.realtime import JSON
 
@@ -135,17 +135,43 @@ class InterceptionChain:
                 self._plans[key] = plan
         return plan
 
-    async def run(self, message: Message) -> HookResult:
-        result: HookResult = message
-        for hook, waits in self._plan(message.direction, message.type):
-            result = await hook(message) if waits else hook(message)
+    def run_now(self, message: Message) -> HookResult | Awaitable[HookResult]:
+        """Run the plain hooks at once; from the first async hook on, the rest comes back as an
+        awaitable. A relay whose hooks are all plain functions handles a message without a coroutine."""
+        plan = self._plan(message.direction, message.type)
+        for index, (hook, waits) in enumerate(plan):
+            if waits:
+                return self._run_from(plan, index, message)
+            result = hook(message)
             if not isinstance(result, Message):
-                if waits or not inspect.isawaitable(result):
+                if result is None or isinstance(result, Reply) or not inspect.isawaitable(result):
                     return result
                 # A callable that is not itself an async function (a partial, an object with an async
-                # ``__call__``) but answered an awaitable: awaited like any async hook's.
-                result = await result
-                if not isinstance(result, Message):
-                    return result
+                # ``__call__``) answered an awaitable: awaited like any async hook's.
+                return self._resume(result, plan, index + 1)
             message = result
-        return result
+        return message
+
+    async def run(self, message: Message) -> HookResult:
+        result = self.run_now(message)
+        if result is None or isinstance(result, Message | Reply):
+            return result
+        return await result
+
+    async def _resume(
+        self, pending: Awaitable[HookResult], plan: tuple[tuple[Any, bool], ...], index: int
+    ) -> HookResult:
+        result = await pending
+        if not isinstance(result, Message):
+            return result
+        return await self._run_from(plan, index, result)
+
+    async def _run_from(self, plan: tuple[tuple[Any, bool], ...], index: int, message: Message) -> HookResult:
+        for hook, _ in plan[index:]:
+            result: HookResult | Awaitable[HookResult] = hook(message)
+            if not isinstance(result, Message) and inspect.isawaitable(result):
+                result = await result
+            if not isinstance(result, Message):
+                return cast(HookResult, result)
+            message = result
+        return message

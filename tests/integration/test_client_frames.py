@@ -4,6 +4,9 @@ what the protocol forbids."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+
 import orjson
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -59,4 +62,37 @@ async def test_compression_is_declined_unless_configured(make_gateway) -> None:
     assert (await client.until("response.done"))["response"]["status"] == "completed"
     [door] = _door_protocols(compressing)
     assert door.splitter is None  # compressed frames are websockets' to read
+    await client.ws.close()
+
+
+async def test_frames_handled_at_once_and_frames_that_wait_keep_their_order(gateway) -> None:
+    chain = gateway.app_gateway.chain
+    order: list[str] = []
+
+    @chain.hook(direction="client", types=["input_audio_buffer.clear"])
+    async def slow(message):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.05)  # an async hook: the frames after this one wait for it
+        return message
+
+    @chain.hook(stage="tools", direction="client")
+    def note(message):  # type: ignore[no-untyped-def]
+        order.append(message.data.get("event_id") or message.type)
+        return message
+
+    client = await connect(f"{gateway.ws}/openai/realtime/order")
+    await client.until("session.updated")
+    [door] = _door_protocols(gateway)
+    audio = base64.b64encode(bytes(960)).decode()
+    sent = ["a1", "a2", "clear", *(f"b{n}" for n in range(8)), "commit"]
+    for event_id in sent:
+        if event_id == "clear":
+            event = {"type": "input_audio_buffer.clear", "event_id": event_id}
+        elif event_id == "commit":
+            event = {"type": "input_audio_buffer.commit", "event_id": event_id}
+        else:
+            event = {"type": "input_audio_buffer.append", "event_id": event_id, "audio": audio}
+        await client.send(event)
+    await client.until("input_audio_buffer.committed")
+    assert order == sent
+    assert door.handled_now >= 2  # the appends before the slow hook were handled without the reader
     await client.ws.close()

@@ -20,12 +20,12 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from voxgate.agents.profiles import GREETING_PREFIX, AgentProfile
-from voxgate.chain import InterceptionChain, Message, Reply
+from voxgate.chain import HookResult, InterceptionChain, Message, Reply
 from voxgate.protocol import dialect
 from voxgate.protocol.append_batch import AppendBatch
 from voxgate.protocol.conversation import GATEWAY_EVENT_PREFIX, Conversation, RunTool, SendUpstream
@@ -301,60 +301,84 @@ class GatewaySession:
         task.add_done_callback(self._tasks.discard)
 
     # -- client -> upstream -------------------------------------------------------------------
+    # Each step answers what is left to do as an awaitable, or None when it is all done: a relay door
+    # handles most client frames at once, in its socket's callback, without a task or a coroutine
+    # (``take_client_frame``), and awaits the rest before the next frame.
     async def handle_client_frame(self, frame: str | bytes) -> None:
+        rest = self.take_client_frame(frame)
+        if rest is not None:
+            await rest
+
+    def take_client_frame(self, frame: str | bytes) -> Awaitable[None] | None:
+        """Handle a client frame as far as it goes without waiting; the rest comes back to be awaited
+        before the next frame (an error to send, an async hook, a socket that must drain first)."""
         self.stats.frames_in += 1
         raw: str | bytes | None = frame
         if not self._bucket.take():
-            await self.send_error(
+            return self.send_error(
                 ProtocolError(
                     "rate_limit_exceeded",
                     f"More than {self.limits.max_messages_per_second:g} messages per second; this one was "
                     "not delivered. Slow down or batch audio into larger appends.",
                 )
             )
-            return
         try:
             data = decode_json_object(frame)
         except ProtocolError as exc:
-            await self.send_error(exc)
-            return
+            return self.send_error(exc)
         if self.beta and data["type"] not in ("get_token", "function_call"):
             try:
                 data = dialect.beta_client_to_ga(data)
             except ProtocolError as exc:
-                await self.send_error(exc)
-                return
+                return self.send_error(exc)
             raw = None  # translated: the raw frame no longer matches
-        await self.submit_client_event(data, raw)
+        return self.take_client_event(data, raw)
 
     async def submit_client_event(self, data: JSON, raw: str | bytes | None = None) -> None:
         """A client event (from the socket, or made by a transport like the phone bridge): chain, forward."""
-        result = await self.chain.run(Message("client", data, self, raw))
+        rest = self.take_client_event(data, raw)
+        if rest is not None:
+            await rest
+
+    def take_client_event(self, data: JSON, raw: str | bytes | None = None) -> Awaitable[None] | None:
+        result = self.chain.run_now(Message("client", data, self, raw))
+        if result is None or isinstance(result, Message | Reply):
+            return self._take_chain_result(result)
+        return self._finish_client_event(result)
+
+    async def _finish_client_event(self, pending: Awaitable[HookResult]) -> None:
+        rest = self._take_chain_result(await pending)
+        if rest is not None:
+            await rest
+
+    def _take_chain_result(self, result: HookResult) -> Awaitable[None] | None:
         if isinstance(result, Reply):
-            for event in result.events:
-                await self.send_to_client(event)
-            return
+            return self._send_replies(result.events)
         if result is None:
             self.stats.dropped_by_hooks += 1
-            return
+            return None
         if result.type == "session.update":
             self.conversation.note_session_update(result.data.get("session") or {})
         elif result.type == "input_audio_buffer.append" and self.limits.append_batch_seconds > 0:
             audio = result.data.get("audio")
             if isinstance(audio, str):
-                await self._hold_append(audio, result.data.get("event_id"))
-                return
-        await self._forward_upstream(result.raw if isinstance(result.raw, str) else dumps(result.data))
+                return self._take_append(audio, result.data.get("event_id"))
+        return self._take_forward(result.raw if isinstance(result.raw, str) else dumps(result.data))
 
-    async def _hold_append(self, audio: str, event_id: str | None) -> None:
+    async def _send_replies(self, events: Sequence[JSON]) -> None:
+        for event in events:
+            await self.send_to_client(event)
+
+    def _take_append(self, audio: str, event_id: str | None) -> Awaitable[None] | None:
         now = self.clock()
         self._appends.add(audio, event_id, now)
         if self._appends.full or now - self._appends.started_at >= self.limits.append_batch_seconds:
-            await self._flush_appends()
-        elif self._append_timer is None:
+            return self._take_held_appends()
+        if self._append_timer is None:
             self._append_timer = self._event_loop().call_later(
                 self.limits.append_batch_seconds, self._on_append_timer
             )
+        return None
 
     def _on_append_timer(self) -> None:
         # The window is over before more audio came: send what is held, at once when the socket takes
@@ -362,22 +386,47 @@ class GatewaySession:
         self._append_timer = None
         if not self._appends or self._closing:
             return
-        text = self._appends.take()
-        upstream = self._upstream
-        if self._reconnecting or upstream is None or not upstream.send_now(text):
-            self.spawn(self._send_upstream_text(text))
+        rest = self._take_upstream_text(self._appends.take())
+        if rest is not None:
+            self.spawn(rest)
 
-    async def _flush_appends(self) -> None:
+    def _take_held_appends(self) -> Awaitable[None] | None:
         if self._append_timer is not None:
             self._append_timer.cancel()
             self._append_timer = None
-        if self._appends:
-            await self._send_upstream_text(self._appends.take())
+        if not self._appends:
+            return None
+        return self._take_upstream_text(self._appends.take())
+
+    async def _flush_appends(self) -> None:
+        rest = self._take_held_appends()
+        if rest is not None:
+            await rest
+
+    def _take_forward(self, text: str) -> Awaitable[None] | None:
+        if self._appends:  # held audio goes first: nothing overtakes what the client sent before it
+            held = self._take_held_appends()
+            if held is not None:
+                return self._send_after(held, text)
+        return self._take_upstream_text(text)
+
+    async def _send_after(self, first: Awaitable[None], text: str) -> None:
+        await first
+        await self._send_upstream_text(text)
 
     async def _forward_upstream(self, text: str) -> None:
-        if self._appends:  # held audio goes first: nothing overtakes what the client sent before it
-            await self._flush_appends()
-        await self._send_upstream_text(text)
+        rest = self._take_forward(text)
+        if rest is not None:
+            await rest
+
+    def _take_upstream_text(self, text: str) -> Awaitable[None] | None:
+        """Write ``text`` upstream now if the socket takes it, else the coroutine that will (which also
+        queues it while reconnecting)."""
+        upstream = self._upstream
+        if not self._reconnecting and upstream is not None and upstream.send_now(text):
+            self._upstream_written = True
+            return None
+        return self._send_upstream_text(text)
 
     async def _send_upstream_text(self, text: str) -> None:
         if self._reconnecting:

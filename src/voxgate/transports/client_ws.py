@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -30,6 +31,7 @@ from voxgate.transports.ws_server import (
     read_in_own_task,
     relay_backlog,
     relay_flusher,
+    relay_handler_setter,
     relay_sender,
 )
 
@@ -239,9 +241,26 @@ async def _run(
     )
     session.spawn(session.run_upstream())
     session.spawn(session.run_session_timer())
-    await read_in_own_task(
-        _pump_client_frames(frame_receiver(websocket), relay_backlog(websocket.scope), session, client)
-    )
+    set_handler = relay_handler_setter(websocket.scope)
+    if set_handler is not None:
+        set_handler(lambda frame: _handle_now(session, frame))
+    try:
+        await read_in_own_task(
+            _pump_client_frames(frame_receiver(websocket), relay_backlog(websocket.scope), session, client)
+        )
+    finally:
+        if set_handler is not None:
+            set_handler(None)
+
+
+def _handle_now(session: GatewaySession, frame: str | bytes) -> Awaitable[None] | None:
+    """A client frame handled in the socket's callback, while the reader waits (see ``ws_server``)."""
+    if session.closed:
+        return None  # the reader has stopped: the frame would not have been read
+    rest = session.take_client_frame(frame)
+    if rest is None:
+        session.flush_upstream()  # nothing else is queued: the reader only runs when something is
+    return rest
 
 
 async def _pump_client_frames(
@@ -252,12 +271,15 @@ async def _pump_client_frames(
             message = await receive()
         except (WebSocketDisconnect, RuntimeError):
             return
-        if message["type"] == "websocket.disconnect":
+        if not isinstance(message, dict):
+            await message  # what ``_handle_now`` left of a frame: it is finished before the next one
+        elif message["type"] == "websocket.disconnect":
             client.disconnect_code = message.get("code")
             return
-        frame = message.get("text")
-        if frame is None:
-            frame = message.get("bytes") or b""
-        await session.handle_client_frame(frame)
+        else:
+            frame = message.get("text")
+            if frame is None:
+                frame = message.get("bytes") or b""
+            await session.handle_client_frame(frame)
         if backlog is not None and not backlog():
             session.flush_upstream()

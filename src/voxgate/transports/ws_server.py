@@ -17,7 +17,10 @@ Five changes, each keeping the protocol's behaviour towards the peer and the ASG
   protocol's own ASGI ``receive``: a task that reads frames with it wakes two coroutines per frame,
   not the twenty of the middleware stack an ASGI handler runs under. Its ``flush`` sends what the
   cork holds at once: a relay calls it when it has nothing more to forward for the moment, which
-  its ``backlog`` (messages received and not yet read) tells it on the receiving side.
+  its ``backlog`` (messages received and not yet read) tells it on the receiving side. Its
+  ``set_handler`` installs a function that handles a message in the protocol's own callback while
+  the reader waits with nothing queued (``RelayWebSocketProtocol._deliver``): the reader's task then
+  wakes only for what had to wait.
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ _OP_BINARY: Final = 2
 SendText = Callable[[bytes], bool]
 Flush = Callable[[], None]
 Backlog = Callable[[], int]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Receive = Callable[[], Awaitable[Any]]
+HandleNow = Callable[[str | bytes], Awaitable[None] | None]
+SetHandler = Callable[[HandleNow | None], None]
 
 
 class _ReceiveQueue(asyncio.Queue[Any]):
@@ -75,6 +80,11 @@ class _ReceiveQueue(asyncio.Queue[Any]):
                 self._waiter = None
         return self._items.popleft()
 
+    def reader_waits(self) -> bool:
+        """Nothing is queued and the reader waits for the next item (it is not busy with the last one)."""
+        waiter = self._waiter
+        return waiter is not None and not waiter.done() and not self._items
+
     def get_nowait(self) -> Any:
         if not self._items:
             raise asyncio.QueueEmpty
@@ -90,9 +100,14 @@ class _ReceiveQueue(asyncio.Queue[Any]):
 class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = _ReceiveQueue(self.loop)
+        self.messages = _ReceiveQueue(self.loop)
+        self.queue = self.messages  # uvicorn's name for it; typed there as a plain asyncio.Queue
         self.splitter: FrameSplitter | None = None
         """Cuts whole messages out of what the socket delivers, once the connection is open."""
+        self.handle_now: HandleNow | None = None
+        """Set by the app (``set_handler`` in the relay extension): see ``_deliver``."""
+        self.handled_now = 0
+        """Messages ``handle_now`` took (the tests read it)."""
 
     def data_received(self, data: bytes) -> None:
         splitter = self.splitter
@@ -109,7 +124,7 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
             elif self.close_sent:
                 pass  # past ``websocket.close``: uvicorn discards messages too, and keeps reading
             elif opcode == _OP_BINARY:
-                self._queue_message({"type": "websocket.receive", "bytes": payload})
+                self._deliver(payload, "bytes")
             else:
                 try:
                     text = payload.decode()
@@ -118,7 +133,26 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
                     self.curr_msg_data_type = "text"
                     self.send_receive_event_to_app()
                     continue
-                self._queue_message({"type": "websocket.receive", "text": text})
+                self._deliver(text, "text")
+
+    def _deliver(self, message: str | bytes, key: str) -> None:
+        """A whole message: handled at once by the app's ``handle_now`` when its reader waits with
+        nothing queued, else queued for the reader. Whatever ``handle_now`` could not finish without
+        waiting is queued instead, as an awaitable the reader awaits before reading anything after it.
+        So messages are handled one at a time and in order, most of them without waking a task."""
+        handle = self.handle_now
+        if handle is None or not self.messages.reader_waits():
+            self._queue_message({"type": "websocket.receive", key: message})
+            return
+        self.handled_now += 1
+        try:
+            rest = handle(message)
+        except Exception as exc:  # the reader raises it, as if it had handled the message itself
+            failed = self.loop.create_future()
+            failed.set_exception(exc)
+            rest = failed
+        if rest is not None:
+            self._queue_message(rest)
 
     def _queue_message(self, message: Any) -> None:
         queue = self.queue
@@ -144,7 +178,11 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
                 "receive": self.receive,
                 "flush": cast(CorkedTransport, self.transport).flush,
                 "backlog": self.queue.qsize,
+                "set_handler": self._set_handler,
             }
+
+    def _set_handler(self, handler: HandleNow | None) -> None:
+        self.handle_now = handler
 
     def send_receive_event_to_app(self) -> None:
         paused = self.read_paused
@@ -203,6 +241,12 @@ def relay_backlog(scope: Mapping[str, Any]) -> Backlog | None:
     """How many received messages wait to be read, on a relay connection."""
     extension = _relay_extension(scope)
     return cast(Backlog, extension["backlog"]) if extension else None
+
+
+def relay_handler_setter(scope: Mapping[str, Any]) -> SetHandler | None:
+    """Where a relay app installs its ``handle_now``, on a relay connection."""
+    extension = _relay_extension(scope)
+    return cast(SetHandler, extension["set_handler"]) if extension else None
 
 
 def frame_receiver(websocket: WebSocket) -> Receive:
