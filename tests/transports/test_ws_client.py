@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConcurrencyError, ConnectionClosed
 from websockets.frames import OP_TEXT, Frame
 from websockets.protocol import OPEN, SERVER, Protocol
 
@@ -168,3 +168,26 @@ async def test_reading_pauses_while_messages_wait_and_nothing_is_lost() -> None:
             received = [await client.recv(decode=False) for _ in range(count)]
             assert transport.is_reading()
     assert received == [f"event {index}".encode() for index in range(count)]
+
+
+async def test_a_second_reader_and_invalid_utf8_get_websockets_answers() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()  # the client's go-ahead, once its second reader was refused
+        ws.protocol.send_text(b'{"type": "\xff"}')  # a text frame whose bytes are not UTF-8
+        ws.send_data()
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(
+            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None
+        ) as client:
+            assert isinstance(client, RelayClientConnection)
+            first = asyncio.create_task(client.recv())
+            await asyncio.sleep(0.05)
+            with pytest.raises(ConcurrencyError):
+                await client.recv()
+            assert client.send_text_now(b"go on")
+            with pytest.raises(ConnectionClosed) as closed:
+                await first  # decoding the text frame fails: the connection is closed with 1007
+    assert closed.value.sent is not None and closed.value.sent.code == 1007
