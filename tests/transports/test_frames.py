@@ -8,7 +8,7 @@ import os
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from websockets.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Close, Frame
+from websockets.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Close, Frame, Opcode
 from websockets.protocol import CLIENT, OPEN, SERVER, Protocol
 
 from voxgate.transports.frames import PASS, FrameSplitter, at_frame_boundary, text_frame_head
@@ -18,31 +18,22 @@ def _wire(frames: list[Frame], *, masked: bool) -> bytes:
     return b"".join(frame.serialize(mask=masked) for frame in frames)
 
 
-def _through(splitter: FrameSplitter, chunks: list[bytes], side: object) -> tuple[list[object], Protocol]:
-    """Feed ``chunks`` to the splitter, hand its PASS bytes to websockets; the messages in order, as
-    ``(opcode, payload)``, whichever parser produced them, and the websockets protocol."""
+def _through(splitter: FrameSplitter, chunks: list[bytes], side: object) -> tuple[list[Frame], Protocol]:
+    """Feed ``chunks`` to the splitter and hand its PASS bytes to websockets: the frames in the order
+    they came out, whichever parser produced them (a message cut out whole as one final frame), and
+    the websockets protocol."""
     protocol = Protocol(side, state=OPEN, max_size=None)  # type: ignore[arg-type]
-    messages: list[object] = []
-    fragments: list[bytes] = []
-    first_opcode = OP_TEXT
+    received: list[Frame] = []
     for chunk in chunks:
         for opcode, payload in splitter.feed(chunk):
             if opcode != PASS:
-                messages.append((opcode, payload))
+                received.append(Frame(Opcode(opcode), payload))
                 continue
             protocol.receive_data(payload)
             for event in protocol.events_received():
                 assert isinstance(event, Frame)
-                if event.opcode in (OP_TEXT, OP_BINARY, OP_CONT):
-                    if event.opcode is not OP_CONT:
-                        first_opcode = event.opcode
-                    fragments.append(bytes(event.data))
-                    if event.fin:
-                        messages.append((int(first_opcode), b"".join(fragments)))
-                        fragments = []
-                else:
-                    messages.append((event.opcode.name, bytes(event.data)))
-    return messages, protocol
+                received.append(event)
+    return received, protocol
 
 
 def _cuts(data: bytes, points: list[int]) -> list[bytes]:
@@ -77,7 +68,8 @@ STREAM = st.lists(
 ).map(lambda groups: [frame for group in groups for frame in group])
 
 
-def _expected(frames: list[Frame]) -> list[object]:
+def _messages(frames: list[Frame]) -> list[object]:
+    """Whole messages as ``(opcode, payload)`` (fragments joined), pings and pongs as ``(name, data)``."""
     out: list[object] = []
     fragments: list[bytes] = []
     first = OP_TEXT
@@ -101,8 +93,8 @@ def test_any_stream_cut_anywhere_yields_what_websockets_alone_would(
 ) -> None:
     wire = _wire(frames, masked=masked)
     splitter = FrameSplitter(masked=masked, max_size=None)
-    messages, protocol = _through(splitter, _cuts(wire, points), SERVER if masked else CLIENT)
-    assert messages == _expected(frames)
+    received, protocol = _through(splitter, _cuts(wire, points), SERVER if masked else CLIENT)
+    assert _messages(received) == _messages(frames)
     assert not splitter.stopped and protocol.parser_exc is None
     assert at_frame_boundary(protocol)
 

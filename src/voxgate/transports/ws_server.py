@@ -155,7 +155,7 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
             self._queue_message(rest)
 
     def _queue_message(self, message: Any) -> None:
-        queue = self.queue
+        queue = self.messages
         queue.put_nowait(message)
         if not self.read_paused and queue.qsize() >= RECEIVE_HIGH_WATER:
             self.read_paused = True
