@@ -4,7 +4,9 @@ A hook is a function ``hook(message) -> result``, async or plain (a hook that ne
 plain function: the chain then calls it without making a coroutine, which the relay path notices at
 a hundred messages per session-second):
 
-- return the message (changed or not) to pass it on,
+- return the message to pass it on; to change it, return ``message.replace(new_data)`` with a new
+  dict (``message.data`` is not edited in place: the frame as received would still be forwarded,
+  and the recorder keeps the dict it was given until it records it),
 - return ``None`` to drop it (say why with ``message.note``; drops are counted and logged),
 - return a ``Reply`` to answer the sender instead of forwarding.
 

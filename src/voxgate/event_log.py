@@ -18,6 +18,9 @@ recorder does it once a second for every session, the sessions spread over the s
 row per event would make storage the most expensive part of the relay (each row costs the writer
 several microseconds of driver and index work); a row per block costs about that once a second.
 
+An event's ``at`` is its monotonic tick (when the gateway saw it; the recorder logs events in batches,
+``voxgate.recording``) placed on the wall clock read at the last ``anchor``.
+
 Nothing here awaits or copies audio: a run keeps counts, and records go to the writer's ``submit``.
 """
 
@@ -107,8 +110,8 @@ class _Run:
         self.chunks = 1
         self.audio_bytes = size
         self.first_at = at
-        # Later chunks note only the monotonic clock (a tenth of the cost of a wall-clock datetime,
-        # and there are 50 of them a second): the last chunk's time is worked out when the entry is made.
+        # Later chunks keep only their monotonic tick (50 of them a second): the last chunk's time is
+        # worked out when the entry is made.
         self.first_tick = self.last_tick = tick
         event_id = meta.get("event_id")
         self.event_ids: list[Any] = [event_id] if event_id is not None else []
@@ -140,6 +143,8 @@ class EventLog:
         self.monotonic = monotonic
         self.redact = redact
         self.seq = 0
+        self._anchor_at = clock()
+        self._anchor_tick = monotonic()
         self._runs: dict[Direction, _Run | None] = {"in": None, "out": None}
         # Entries are JSON as soon as they are made: bytes are invisible to the garbage collector, while
         # a second of events kept as dicts would be collected again and again before it is written.
@@ -147,8 +152,24 @@ class EventLog:
         self._block_start = 0
         self._block_at: datetime | None = None
 
-    def add(self, direction: Direction, kind: str, event: dict[str, Any]) -> int:
-        """Log ``event``; for an audio chunk, answers its decoded size in bytes (else 0)."""
+    def anchor(self, at: datetime | None = None, tick: float | None = None) -> None:
+        """Place the monotonic clock on the wall clock again: ``at`` is the wall-clock time of the
+        monotonic ``tick`` (both read now when not given; the recorder reads them once for all its
+        sessions). Event times are worked out from their ticks, one wall-clock reading per batch of
+        events instead of one per event; anchoring again keeps them in step with a wall clock that was
+        adjusted."""
+        self._anchor_at = self.clock() if at is None else at
+        self._anchor_tick = self.monotonic() if tick is None else tick
+
+    def wall_time(self, tick: float) -> datetime:
+        """The wall-clock time of the monotonic ``tick``."""
+        return self._anchor_at + timedelta(seconds=tick - self._anchor_tick)
+
+    def add(self, direction: Direction, kind: str, event: dict[str, Any], tick: float | None = None) -> int:
+        """Log ``event``, seen at the monotonic time ``tick`` (now when not given); for an audio
+        chunk, answers its decoded size in bytes (else 0)."""
+        if tick is None:
+            tick = self.monotonic()
         run = self._runs[direction]
         audio_field = AUDIO_FIELDS.get(kind)
         if audio_field is not None:
@@ -163,16 +184,14 @@ class EventLog:
             ):
                 run.chunks += 1
                 run.audio_bytes += size
-                run.last_tick = self.monotonic()
+                run.last_tick = tick
                 event_id = event.get("event_id")
                 if event_id is not None:
                     run.event_ids.append(event_id)
                 return size
             meta = {k: v for k, v in event.items() if k != audio_field}
-            at = self.clock()
-            run = self._runs[direction] = _Run(
-                self._next(), direction, kind, item_id, meta, size, at, self.monotonic()
-            )
+            at = self.wall_time(tick)
+            run = self._runs[direction] = _Run(self._next(), direction, kind, item_id, meta, size, at, tick)
             self._keep(run, at)
             return size
         if run is not None:
@@ -182,7 +201,7 @@ class EventLog:
             payload = strip_item_audio(payload)
         if self.redact:
             payload = redact_payload(payload)
-        at = self.clock()
+        at = self.wall_time(tick)
         self._keep(event_entry(self._next(), direction, kind, at, payload), at)
         return 0
 

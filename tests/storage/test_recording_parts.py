@@ -72,13 +72,14 @@ def entries(records: list[Record]) -> list[dict[str, Any]]:
 
 def test_audio_chunks_become_runs_and_every_event_is_counted() -> None:
     records: list[Record] = []
-    log = EventLog("s", records.append, Ticks(), monotonic=Steps())
-    for _ in range(3):
-        log.add("in", "input_audio_buffer.append", {"type": "input_audio_buffer.append", "audio": chunk(960)})
+    log = EventLog("s", records.append, lambda: T0, monotonic=lambda: 100.0)
+    for n in range(3):
+        append = {"type": "input_audio_buffer.append", "audio": chunk(960)}
+        log.add("in", "input_audio_buffer.append", append, 100.001 + n * 0.02)
     for item, event_id, size in (("a", "e1", 480), ("a", "e2", 480), ("b", "e3", 10)):
         delta = {"type": DELTA, "item_id": item, "event_id": event_id, "delta": chunk(size)}
-        log.add("out", DELTA, delta)
-    log.add("in", "input_audio_buffer.commit", {"type": "input_audio_buffer.commit"})
+        log.add("out", DELTA, delta, 100.1)
+    log.add("in", "input_audio_buffer.commit", {"type": "input_audio_buffer.commit"}, 100.2)
     log.close()
     events = entries(records)
     assert len(records) == 1, "one block"
@@ -95,6 +96,24 @@ def test_audio_chunks_become_runs_and_every_event_is_counted() -> None:
     assert first["event_ids"] == ["e1", "e2"] and "delta" not in first
     assert second == {"type": DELTA, "item_id": "b", "event_id": "e3", "audio_bytes": 10, "chunks": 1}
     assert events[0]["at"] == (T0 + timedelta(milliseconds=1)).isoformat()
+    assert events[3]["at"] == (T0 + timedelta(milliseconds=200)).isoformat()
+
+
+def test_event_times_follow_their_ticks_and_a_new_anchor_follows_the_wall_clock() -> None:
+    records: list[Record] = []
+    wall = [T0]
+    log = EventLog("s", records.append, lambda: wall[0], monotonic=Steps())  # anchored at tick 100.02
+    log.add("in", "input_audio_buffer.commit", {"type": "input_audio_buffer.commit"}, 100.52)
+    log.add("in", "response.create", {"type": "response.create"})  # now: tick 100.04
+    wall[0] = T0 + timedelta(hours=1)  # the wall clock was set forward
+    log.anchor()  # tick 100.06
+    log.add("in", "response.cancel", {"type": "response.cancel"}, 100.07)
+    log.close()
+    assert [e["at"] for e in entries(records)] == [
+        (T0 + timedelta(milliseconds=500)).isoformat(),
+        (T0 + timedelta(milliseconds=20)).isoformat(),
+        (T0 + timedelta(hours=1, milliseconds=10)).isoformat(),
+    ]
 
 
 def test_blocks_are_sealed_on_demand_and_when_full_and_runs_end_with_them() -> None:

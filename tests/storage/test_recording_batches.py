@@ -1,0 +1,75 @@
+"""Events are recorded a batch per session: each with the time it was seen, the batches bounded,
+nothing lost."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from storekit import settled, stored_events
+
+from integration.conftest import Gateway, GatewayFactory
+from realtime_testkit import connect
+from voxgate.recording import MAX_WAITING
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _session_id(received: list[dict[str, Any]]) -> str:
+    (session_id,) = {e["session_id"] for e in received if e["type"] == "connection_established"}
+    return str(session_id)
+
+
+async def test_an_event_keeps_the_time_it_was_seen_though_recorded_later(gateway: Gateway) -> None:
+    app = gateway.app_gateway
+    seen: dict[str, datetime] = {}
+
+    @app.chain.hook(direction="client", types=["conversation.item.create"])
+    def hold_the_loop(message):  # type: ignore[no-untyped-def]
+        seen[message.data["event_id"]] = datetime.now(UTC)
+        time.sleep(0.3)  # the event is queued; nothing can record it before this returns
+        return message
+
+    client = await connect(f"{gateway.ws}/openai/realtime/times")
+    await client.until("session.updated")
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+    await client.send({"type": "conversation.item.create", "event_id": "held", "item": item})
+    await client.until("conversation.item.added")
+    await client.ws.close()
+    await settled(app)
+
+    events = await stored_events(app.db, _session_id(client.received))
+    (held,) = [e for e in events if e.payload.get("event_id") == "held"]
+    assert abs(held.at - seen["held"]) < timedelta(milliseconds=50), "the time it was seen, not recorded"
+    after = events[held.seq + 1 :]
+    assert after and all(e.at >= held.at for e in after)
+
+
+async def test_a_burst_is_recorded_in_bounded_batches_and_stored_whole(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(VOXGATE_MAX_MESSAGES_PER_SECOND=100_000)
+    app = gateway.app_gateway
+    most_waiting = 0
+
+    @app.chain.hook(stage="tools", direction="client")
+    def note_the_queue(message):  # type: ignore[no-untyped-def]
+        nonlocal most_waiting
+        most_waiting = max(most_waiting, len(app.recording.active[message.session.id].waiting))
+        return message
+
+    client = await connect(f"{gateway.ws}/openai/realtime/burst")
+    await client.until("session.updated")
+    burst = [f"clear{n}" for n in range(3 * MAX_WAITING)]
+    for event_id in burst:
+        await client.send({"type": "input_audio_buffer.clear", "event_id": event_id})
+    for _ in burst:
+        await client.until("input_audio_buffer.cleared")
+    await client.ws.close()
+    await settled(app)
+
+    assert 0 < most_waiting <= MAX_WAITING
+    events = await stored_events(app.db, _session_id(client.received))
+    assert [e.seq for e in events] == list(range(len(events)))
+    stored = [e.payload.get("event_id") for e in events if e.type == "input_audio_buffer.clear"]
+    assert stored == burst
