@@ -4,6 +4,7 @@ real websockets server receives from it, in order, with and without compression.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import pytest
 from hypothesis import given
@@ -191,3 +192,75 @@ async def test_a_second_reader_and_invalid_utf8_get_websockets_answers() -> None
             with pytest.raises(ConnectionClosed) as closed:
                 await first  # decoding the text frame fails: the connection is closed with 1007
     assert closed.value.sent is not None and closed.value.sent.code == 1007
+
+
+async def test_a_handler_takes_messages_in_the_callback_and_what_waits_keeps_its_place() -> None:
+    """While ``recv`` waits with nothing queued, text messages go to the handler in the socket's
+    callback; what the handler leaves is returned by ``recv`` in the message's place, and the messages
+    behind it are queued, so the reader sees everything in order."""
+    batches: dict[str, list[str | bytes]] = {
+        "go1": ["a", "b", "wait", "c", b"\x01binary", "d"],
+        "go2": ["boom"],
+        "go3": ["e"],
+    }
+    handled: list[str] = []
+    finished: list[str] = []
+    after_calls = 0
+
+    async def finish(message: str) -> None:
+        await asyncio.sleep(0.05)  # the rest of the batch arrives meanwhile, and is queued
+        finished.append(message)
+
+    def handle(message: bytes) -> Awaitable[None] | None:
+        text = message.decode()
+        handled.append(text)
+        if text == "wait":
+            return finish(text)
+        if text == "boom":
+            raise RuntimeError("a hook failed")
+        return None
+
+    def after() -> None:
+        nonlocal after_calls
+        after_calls += 1
+
+    async def handler(ws: ServerConnection) -> None:
+        async for go in ws:
+            for message in batches[str(go)]:
+                await ws.send(message)
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(
+            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None
+        ) as client:
+            assert isinstance(client, RelayClientConnection)
+            client.set_handler(handle, after)
+
+            async def read_after(go: bytes) -> object:
+                reading = asyncio.create_task(client.recv(decode=False))
+                await asyncio.sleep(0.01)  # the reader waits with nothing queued
+                assert client.send_text_now(go)
+                return await reading
+
+            rest = await read_after(b"go1")
+            assert handled == ["a", "b", "wait"], "handled in the callback until one had to wait"
+            assert not finished
+            await rest  # type: ignore[misc]
+            assert finished == ["wait"]
+            queued = [await client.recv(decode=False) for _ in range(3)]
+            assert queued == [b"c", b"\x01binary", b"d"], "queued behind what waited; binary is never handled"
+            failed = await read_after(b"go2")
+            with pytest.raises(RuntimeError, match="a hook failed"):
+                await failed  # type: ignore[misc]
+            again = asyncio.create_task(read_after(b"go3"))
+            for _ in range(100):
+                if handled[-1] == "e":
+                    break
+                await asyncio.sleep(0.01)
+            assert not again.done(), "handled entirely in the callback: the reader still waits"
+            again.cancel()
+            client.set_handler(None)
+    assert handled == ["a", "b", "wait", "boom", "e"]
+    assert client.handled_now == 5
+    assert after_calls >= 3

@@ -51,6 +51,10 @@ class ClientPort(Protocol):
     """
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None: ...
+    def deliver_now(self, event: JSON, raw: str | bytes | None) -> Awaitable[None] | None:
+        """``deliver`` as far as it goes without waiting; the rest comes back to be awaited."""
+        ...
+
     def flush(self) -> None:
         """Send what was delivered so far now: the session has nothing more to forward for the moment."""
         ...
@@ -217,27 +221,54 @@ class GatewaySession:
         )
 
     async def run_upstream(self) -> None:
-        """Relay upstream events to the client until either side ends."""
-        while not self._closing:
-            upstream = self._upstream
-            if upstream is None:
-                return
-            try:
-                raw = await upstream.recv()
-            except UpstreamClosed as exc:
-                if self._closing:
+        """Relay upstream events to the client until either side ends.
+
+        While this task waits for a frame, the upstream socket's callback handles the frames that
+        arrive (``take_upstream_frame``), so the task wakes only for what had to wait: an async hook,
+        a client socket that must drain.
+        """
+        handled_by: UpstreamConnection | None = None
+        try:
+            while not self._closing:
+                upstream = self._upstream
+                if upstream is None:
                     return
-                if exc.retryable and await self._reconnect(exc):
-                    continue
-                await self._fail(f"upstream_closed: {exc.code} {exc.reason}".strip(), exc)
-                return
-            await self.handle_upstream_frame(raw)
-            if not upstream.pending():
-                # What was delivered leaves now. The transports hold writes until the end of the loop
-                # turn, which batches a read of many frames into one send; but when many sessions'
-                # frames arrive in the same turn, the first session's would wait for every other
-                # session's processing.
-                self.client.flush()
+                if upstream is not handled_by:  # the first connection, or a reconnect's
+                    if handled_by is not None:
+                        handled_by.set_handler(None)
+                    handled_by = upstream
+                    upstream.set_handler(self._take_upstream_now, self._flush_client_now)
+                try:
+                    raw = await upstream.recv_or_rest()
+                except UpstreamClosed as exc:
+                    if self._closing:
+                        return
+                    if exc.retryable and await self._reconnect(exc):
+                        continue
+                    await self._fail(f"upstream_closed: {exc.code} {exc.reason}".strip(), exc)
+                    return
+                if isinstance(raw, bytes):
+                    await self.handle_upstream_frame(raw)
+                else:
+                    await raw  # what the socket's callback left of a frame: finished before the next
+                self._flush_client_now()
+        finally:
+            if handled_by is not None:
+                handled_by.set_handler(None)
+
+    def _take_upstream_now(self, raw: bytes) -> Awaitable[None] | None:
+        if self._closing:
+            return None  # the reader has stopped: the frame would not have been read
+        return self.take_upstream_frame(raw)
+
+    def _flush_client_now(self) -> None:
+        upstream = self._upstream
+        if upstream is not None and not upstream.pending():
+            # What was delivered leaves now. The transports hold writes until the end of the loop
+            # turn, which batches a read of many frames into one send; but when many sessions'
+            # frames arrive in the same turn, the first session's would wait for every other
+            # session's processing.
+            self.client.flush()
 
     def flush_upstream(self) -> None:
         """The client has nothing more queued: what was sent upstream for it leaves now (see
@@ -460,15 +491,22 @@ class GatewaySession:
 
     # -- upstream -> client -------------------------------------------------------------------
     async def handle_upstream_frame(self, raw: bytes) -> None:
+        rest = self.take_upstream_frame(raw)
+        if rest is not None:
+            await rest
+
+    def take_upstream_frame(self, raw: bytes) -> Awaitable[None] | None:
+        """Handle an upstream frame as far as it goes without waiting; the rest comes back to be
+        awaited before the next frame (an async hook, a hook's reply, a client socket that must drain)."""
         received = self.clock()
         try:
             data = decode_json_object(raw)
         except ProtocolError:
             log.warning("session %s: upstream sent a frame that is not a JSON event; ignored", self.id)
-            return
+            return None
         if self._suppressed(data):
             self.conversation.on_server_event(data)
-            return
+            return None
         if self._is_own_harmless_error(data):
             log.info(
                 "session %s: upstream declined %s (%s)",
@@ -476,18 +514,41 @@ class GatewaySession:
                 data["error"].get("event_id"),
                 data["error"].get("code"),
             )
-            return
-        result = await self.chain.run(Message("upstream", data, self, raw))
+            return None
+        result = self.chain.run_now(Message("upstream", data, self, raw))
+        if result is None or isinstance(result, Message | Reply):
+            return self._take_upstream_result(result, received)
+        return self._finish_upstream_frame(result, received)
+
+    async def _finish_upstream_frame(self, pending: Awaitable[HookResult], received: float) -> None:
+        rest = self._take_upstream_result(await pending, received)
+        if rest is not None:
+            await rest
+
+    def _take_upstream_result(self, result: HookResult, received: float) -> Awaitable[None] | None:
         if isinstance(result, Reply):
-            for event in result.events:
-                await self._send_upstream_event(event)
-            return
+            return self._send_upstream_events(result.events)
         if result is None:
             self.stats.dropped_by_hooks += 1
-            return
-        await self._deliver(result.data, result.raw)
+            return None
+        if self._closing:
+            return None
+        self.stats.frames_out += 1
+        rest = self.client.deliver_now(result.data, result.raw)
+        if rest is not None:
+            return self._observe_relayed_after(rest, received)
         if self.observer is not None:
             self.observer.relayed(self, self.clock() - received)
+        return None
+
+    async def _observe_relayed_after(self, delivery: Awaitable[None], received: float) -> None:
+        await delivery
+        if self.observer is not None:
+            self.observer.relayed(self, self.clock() - received)
+
+    async def _send_upstream_events(self, events: Sequence[JSON]) -> None:
+        for event in events:
+            await self._send_upstream_event(event)
 
     def _suppressed(self, data: JSON) -> bool:
         """Echoes of a reconnect's replay: the client saw these already."""

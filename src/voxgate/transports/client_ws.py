@@ -63,6 +63,16 @@ class StarletteClient:
         if self._flush is not None and not self.gone:
             self._flush()
 
+    def deliver_now(self, event: JSON, raw: str | bytes | None) -> Awaitable[None] | None:
+        if self.gone:
+            return None
+        if self.beta:
+            return self.deliver(event, raw)
+        text = raw if raw is not None else dumps(event)
+        if self._send_now is not None and self._send_now(text if isinstance(text, bytes) else text.encode()):
+            return None
+        return self.send_text(text)
+
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
         if self.beta:
             for translated in dialect.ga_server_to_beta(event):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Final
 
@@ -184,20 +185,32 @@ class PhoneBridge:
             self._flush()
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
+        rest = self.deliver_now(event, raw)
+        if rest is not None:
+            await rest
+
+    def deliver_now(self, event: JSON, raw: str | bytes | None) -> Awaitable[None] | None:
         kind = event["type"]
         if kind in _NOTED:
             self._note(kind, event)
         if self.websocket is None:
-            return
+            return None
         try:
             actions = self.phone.on_upstream_event(event, self.clock())
         except PhoneError as exc:
             log.error("call %s: the upstream broke the phone protocol: %s", self.call_sid, exc)
             self._set_end("upstream_failed")
-            await self._stop("upstream protocol error")
-            return
-        if actions:
-            await self._execute(actions)
+            return self._stop("upstream protocol error")
+        if not actions:
+            return None
+        send_now = self._send_now
+        if send_now is None or not self._greeted or not self._socket_open or self._twilio_lock.locked():
+            return self._execute(actions)
+        # The commonest case, media and marks for Twilio: written now when the socket takes them.
+        for sent, action in enumerate(actions):
+            if not isinstance(action, SendToTwilio) or not send_now(action.text.encode()):
+                return self._execute(actions[sent:])
+        return None
 
     async def close(self, code: int, reason: str) -> None:
         if self.websocket is None:

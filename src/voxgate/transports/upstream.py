@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from voxgate.transports.ws_client import RelayClientConnection
+from voxgate.transports.ws_client import HandleNow, RelayClientConnection
 
 log = logging.getLogger("voxgate.upstream")
 
@@ -42,6 +43,16 @@ class UpstreamClosed(Exception):
 
 class UpstreamConnection(Protocol):
     async def recv(self) -> bytes: ...
+    async def recv_or_rest(self) -> bytes | Awaitable[None]:
+        """The next frame; or, with a handler set (``set_handler``), what the handler left of a frame
+        it took, to be awaited before the next one."""
+        ...
+
+    def set_handler(self, handle: HandleNow | None, after: Callable[[], None] | None = None) -> bool:
+        """Have frames handled in the socket's callback while ``recv`` waits with nothing queued
+        (``RelayClientConnection.set_handler``); ``False`` when this connection cannot."""
+        ...
+
     async def send(self, text: str) -> None: ...
     def send_now(self, text: str) -> bool:
         """Write ``text`` without waiting, if the socket can take it now; ``False``: use ``send``."""
@@ -86,6 +97,7 @@ class _SdkConnection:
         self._send_now = relay.send_text_now if relay is not None else None
         self._received = relay.pending_frames if relay is not None else None
         self._flush = relay.flush_now if relay is not None else None
+        self._relay = relay
 
     def pending(self) -> int:
         return self._received() if self._received is not None else 0
@@ -94,11 +106,26 @@ class _SdkConnection:
         if self._flush is not None:
             self._flush()
 
+    def set_handler(self, handle: HandleNow | None, after: Callable[[], None] | None = None) -> bool:
+        if self._relay is None:
+            return False
+        self._relay.set_handler(handle, after)
+        return True
+
     async def recv(self) -> bytes:
+        item = await self.recv_or_rest()
+        while not isinstance(item, bytes):  # with a handler set: finish what it left first
+            await item
+            item = await self.recv_or_rest()
+        return item
+
+    async def recv_or_rest(self) -> bytes | Awaitable[None]:
         try:
             if self._recv_frame is not None:
                 frame = await self._recv_frame(decode=False)
-                data: bytes = frame if isinstance(frame, bytes) else frame.encode()
+                if isinstance(frame, bytes):
+                    return frame
+                data: bytes | Awaitable[None] = frame.encode() if isinstance(frame, str) else frame
             else:
                 data = await self._conn.recv_bytes()
         except ConnectionClosed as exc:

@@ -14,6 +14,9 @@ changes on top of websockets' own connection:
 - Whole unfragmented messages are cut out of the received bytes by a ``FrameSplitter`` and wait in the
   connection's own inbox for ``recv``; websockets' parser reads every other frame (pings, close,
   fragments, errors), and the messages it assembles join the same inbox in order.
+- ``set_handler`` installs a function that handles a text message in the socket's own callback while
+  ``recv`` waits with nothing queued: the reader's task then wakes only for what had to wait (which
+  ``recv`` returns as an awaitable, in its place among the messages).
 - Its frames are masked with keys cut from a pool of ``os.urandom`` bytes. A client must mask every
   frame with an unpredictable key (RFC 6455, 10.3); websockets asks the kernel for four random bytes
   per frame, a ``getrandom`` system call each time. The pool asks once per ``MASK_POOL_KEYS`` frames,
@@ -25,8 +28,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import AsyncIterator
-from typing import Any, Final, cast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Final, TypeAlias, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConcurrencyError
@@ -42,6 +45,9 @@ from voxgate.transports.cork import CorkedTransport
 from voxgate.transports.frames import PASS, FrameSplitter, at_frame_boundary, text_frame_head
 
 MASK_POOL_KEYS: Final = 1024
+
+HandleNow: TypeAlias = Callable[[bytes], Awaitable[None] | None]
+"""Handles a text message in the socket's callback; returns what must wait, or ``None``."""
 
 
 class MaskKeys:
@@ -72,7 +78,8 @@ class RelayClientConnection(ClientConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(CorkedTransport(cast(asyncio.Transport, transport), self.loop))
         self._splitter: FrameSplitter | None = None
-        self._inbox: deque[tuple[bytes, bool]] = deque()  # (message, sent as text)
+        # (message, sent as text), or (what the handler left of a message, None)
+        self._inbox: deque[tuple[Any, bool | None]] = deque()
         self._inbox_waiter: asyncio.Future[None] | None = None
         self._inbox_ended = False
         self._fragments: list[bytes] = []
@@ -82,6 +89,20 @@ class RelayClientConnection(ClientConnection):
         self._high = high
         self._low = low if low is not None else (high // 4 if high is not None else None)
         self._reading_paused = False
+        self._handle_now: HandleNow | None = None
+        self._after_handled: Callable[[], None] | None = None
+        self._handled = False  # during data_received: a message was handled there
+        self.handled_now = 0
+        """Messages the handler took in the socket's callback (the tests read it)."""
+
+    def set_handler(self, handle: HandleNow | None, after: Callable[[], None] | None = None) -> None:
+        """While ``recv`` waits with nothing queued, give each text message to ``handle`` at once, in
+        the socket's callback. What it returns (an awaitable: the part that must wait) is queued, and
+        ``recv`` returns it in the message's place, so that the reader finishes it before the next
+        message; messages stay in order and are handled one at a time. ``after`` is called once per
+        received chunk in which something was handled."""
+        self._handle_now = handle
+        self._after_handled = after
 
     def flush_now(self) -> None:
         """Send the frames written so far in this loop turn now, instead of at the turn's end."""
@@ -98,6 +119,14 @@ class RelayClientConnection(ClientConnection):
 
     # -- receiving ---------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        self._receive(data)
+        if self._handled:
+            self._handled = False
+            after = self._after_handled
+            if after is not None:
+                after()
+
+    def _receive(self, data: bytes) -> None:
         splitter = self._splitter
         if splitter is None:
             protocol = self.protocol
@@ -126,8 +155,21 @@ class RelayClientConnection(ClientConnection):
         super().process_event(event)
 
     def _put(self, message: bytes, text: bool) -> None:
-        self._inbox.append((message, text))
         waiter = self._inbox_waiter
+        handle = self._handle_now
+        if handle is not None and text and waiter is not None and not self._inbox and not waiter.done():
+            self.handled_now += 1
+            self._handled = True
+            try:
+                rest = handle(message)
+            except Exception as exc:  # the reader raises it, as if it had handled the message itself
+                rest = _raising(exc)
+            if rest is None:
+                return
+            self._inbox.append((rest, None))
+            waiter.set_result(None)
+            return
+        self._inbox.append((message, text))
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         if self._high is not None and len(self._inbox) > self._high and not self._reading_paused:
@@ -149,6 +191,8 @@ class RelayClientConnection(ClientConnection):
             finally:
                 self._inbox_waiter = None
         message, text = inbox.popleft()
+        if text is None:
+            return message  # what the handler left of a message (``set_handler``)
         if self._reading_paused and self._low is not None and len(inbox) <= self._low:
             self._reading_paused = False
             self.transport.resume_reading()
@@ -185,3 +229,7 @@ class RelayClientConnection(ClientConnection):
         self.send_data()  # anything websockets queued (a pong) goes first
         self.transport.write(masked_text_frame(data, self._masks.take()))
         return True
+
+
+async def _raising(exc: Exception) -> None:
+    raise exc
