@@ -247,6 +247,13 @@ class Recorder:
             for recording in waiting:
                 recording.record_waiting(at, tick)
 
+    def _on_tick(self) -> None:
+        self.record_waiting()
+        for session_id in self._rota.due():
+            recording = self.active.get(session_id)
+            if recording is not None:
+                recording.events.seal()
+
     def start(self, interval: float = SEAL_INTERVAL) -> None:
         """While storing: record the waiting events every ``interval / SEAL_GROUPS`` seconds, and hand
         each session's event block to the writer every ``interval`` seconds, the sessions in
@@ -262,11 +269,10 @@ class Recorder:
         while True:
             next_at = max(next_at + tick, loop.time() - tick)  # after a stall: on, without catching up
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-            self.record_waiting()
-            for session_id in self._rota.due():
-                recording = self.active.get(session_id)
-                if recording is not None:
-                    recording.events.seal()
+            try:
+                self._on_tick()
+            except Exception:  # a bug must not stop every session's recording
+                log.exception("recording: a tick failed; the next one goes on")
 
     def seal(self) -> None:
         """Hand every active session's waiting events to the writer now."""
@@ -346,7 +352,10 @@ class SessionRecording:
         self.events.anchor(at, tick)
         on_event = self.on_event
         for direction, event, kind, tick in waiting:
-            on_event(direction, event, kind, tick)
+            try:
+                on_event(direction, event, kind, tick)
+            except Exception:  # one event's bug must not cost the rest of the batch
+                log.exception("session %s: recording a %s event failed", self.id, kind or event.get("type"))
 
     def on_event(self, direction: EventDirection, event: JSON, kind: str | None, tick: float) -> None:
         """Record ``event``, seen at the monotonic time ``tick``."""

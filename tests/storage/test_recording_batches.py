@@ -3,12 +3,13 @@ nothing lost."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from storekit import settled, stored_events
+from storekit import eventually, settled, stored_events
 
 from integration.conftest import Gateway, GatewayFactory
 from realtime_testkit import connect
@@ -73,3 +74,38 @@ async def test_a_burst_is_recorded_in_bounded_batches_and_stored_whole(make_gate
     assert [e.seq for e in events] == list(range(len(events)))
     stored = [e.payload.get("event_id") for e in events if e.type == "input_audio_buffer.clear"]
     assert stored == burst
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": True}
+    for _ in range(levels):
+        value = {"next": value}
+    return value
+
+
+async def test_an_event_json_cannot_store_keeps_its_place_and_recording_goes_on(gateway: Gateway) -> None:
+    app = gateway.app_gateway
+    client = await connect(f"{gateway.ws}/openai/realtime/deep")
+    await client.until("session.updated")
+    [recording] = app.recording.active.values()
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+    # JSON that parses, passes the gateway's validation (the SDK's models allow extra fields) and is
+    # relayed, but is nested deeper than JSON encoding goes (255 levels). The upstream refuses the field.
+    deep = {"type": "conversation.item.create", "event_id": "deep", "item": item, "extra": _nested(300)}
+    await client.ws.send(json.dumps(deep))  # orjson, the test client's encoder, refuses it too
+    refused = await client.until("error")
+    assert (refused["error"]["event_id"], refused["error"]["param"]) == ("deep", "extra")
+    await client.send({"type": "conversation.item.create", "event_id": "after", "item": item})
+    await client.until("conversation.item.added")
+    # The session's ticks go on recording (not only its end would).
+    await eventually(lambda: not recording.waiting and recording.events_in >= 3, limit=5)
+    await client.ws.close()
+    await settled(app)
+
+    events = await stored_events(app.db, _session_id(client.received))
+    assert [e.seq for e in events] == list(range(len(events)))
+    (kept,) = [e for e in events if e.payload.get("event_id") == "deep"]
+    assert kept.type == "conversation.item.create"
+    assert "cannot be stored as JSON" in kept.payload["not_recorded"]
+    later = [e.payload.get("event_id") for e in events if e.seq > kept.seq and e.direction == "in"]
+    assert later == ["after"]

@@ -10,6 +10,7 @@ Records also travel through the spill journal, one JSON object per line: ``to_js
 from __future__ import annotations
 
 import dataclasses
+import logging
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any, Final, TypeAlias
 import orjson
 
 from voxgate.store.models import CallOutcome, Channel, Direction, Role
+
+log = logging.getLogger("voxgate.recording")
 
 TYPE_LENGTH: Final = 96
 """Stored event types are cut to this length (a type comes from the client and can be anything)."""
@@ -107,8 +110,21 @@ def event_entry(seq: int, direction: Direction, kind: str, at: datetime, payload
     entry = {"seq": seq, "direction": direction, "type": kind[:TYPE_LENGTH], "at": at, "payload": payload}
     try:
         return orjson.dumps(entry)
-    except TypeError:  # a hook put a non-string key into the event; the option costs a third more
+    except TypeError:
+        pass
+    try:  # a hook put a non-string key into the event; the option costs a third more
         return orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError as exc:
+        # Parsed JSON that JSON encoding refuses: nested deeper than 255 levels (a client may send
+        # that inside any object the protocol leaves open). The event keeps its place and says why.
+        log.warning("event %d (%s) is stored without its payload: %s", seq, kind[:TYPE_LENGTH], exc)
+        event_id = payload.get("event_id")
+        entry["payload"] = {
+            "type": kind[:TYPE_LENGTH],
+            **({"event_id": event_id} if isinstance(event_id, str) else {}),
+            "not_recorded": f"the payload cannot be stored as JSON: {exc}",
+        }
+        return orjson.dumps(entry)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
