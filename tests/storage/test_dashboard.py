@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from realtime_testkit import connect
 
 pytestmark = pytest.mark.timeout(120)
 
+PAGE_TIME_ZONE = "Europe/Bucharest"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 CHARTS = ("c-per-day", "c-per-hour", "c-usage", "c-channels", "c-tools", "c-services", "c-menu", "c-barge")
 
@@ -41,8 +43,10 @@ CHART_STATE = """(id) => {
 async def test_the_dashboard_draws_the_analytics_and_follows_live_sessions(gateway: Gateway) -> None:
     require_chromium()
     app = gateway.app_gateway
-    # The hand-computed fixture of the analytics test, moved so that its last day is today.
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # The hand-computed fixture of the analytics test, moved so that its last day is today in the
+    # page's time zone (in the last two or three hours of a UTC day, Bucharest is a day ahead).
+    local_today = datetime.now(ZoneInfo(PAGE_TIME_ZONE)).date()
+    today = datetime(local_today.year, local_today.month, local_today.day, tzinfo=UTC)
     async with app.db() as db:
         await load_fixture(db, shift=today - datetime(2030, 1, 8, tzinfo=UTC))
     # And a real session, so that the real tools and usage are in the charts too.
@@ -57,7 +61,7 @@ async def test_the_dashboard_draws_the_analytics_and_follows_live_sessions(gatew
     async with async_playwright() as playwright:
         browser = await launch(playwright, None)
         try:
-            page = await browser.new_page(viewport=VIEWPORT, timezone_id="Europe/Bucharest")
+            page = await browser.new_page(viewport=VIEWPORT, timezone_id=PAGE_TIME_ZONE)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
             page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
