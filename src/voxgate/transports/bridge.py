@@ -531,10 +531,7 @@ class GatewaySession:
         if result is None:
             self.stats.dropped_by_hooks += 1
             return None
-        if self._closing:
-            return None
-        self.stats.frames_out += 1
-        rest = self.client.deliver_now(result.data, result.raw)
+        rest = self._take_deliver(result.data, result.raw)
         if rest is not None:
             return self._observe_relayed_after(rest, received)
         if self.observer is not None:
@@ -598,10 +595,15 @@ class GatewaySession:
             self.observer.gateway_event(self, False, event)
 
     async def _deliver(self, event: JSON, raw: str | bytes | None) -> None:
+        rest = self._take_deliver(event, raw)
+        if rest is not None:
+            await rest
+
+    def _take_deliver(self, event: JSON, raw: str | bytes | None) -> Awaitable[None] | None:
         if self._closing:
-            return
+            return None
         self.stats.frames_out += 1
-        await self.client.deliver(event, raw)
+        return self.client.deliver_now(event, raw)
 
     # -- tools ----------------------------------------------------------------------------------
     def execute(self, actions: list[RunTool | SendUpstream]) -> None:

@@ -64,31 +64,33 @@ class StarletteClient:
             self._flush()
 
     def deliver_now(self, event: JSON, raw: str | bytes | None) -> Awaitable[None] | None:
-        if self.gone:
-            return None
         if self.beta:
-            return self.deliver(event, raw)
-        text = raw if raw is not None else dumps(event)
-        if self._send_now is not None and self._send_now(text if isinstance(text, bytes) else text.encode()):
-            return None
-        return self.send_text(text)
+            return self._deliver_beta(event)
+        return self.send_text_now(raw if raw is not None else dumps(event))
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
-        if self.beta:
-            for translated in dialect.ga_server_to_beta(event):
-                await self.send_text(dumps(translated))
-        elif raw is not None:
-            await self.send_text(raw)
-        else:
-            await self.send_text(dumps(event))
+        rest = self.deliver_now(event, raw)
+        if rest is not None:
+            await rest
+
+    async def _deliver_beta(self, event: JSON) -> None:
+        for translated in dialect.ga_server_to_beta(event):
+            await self.send_text(dumps(translated))
+
+    def send_text_now(self, text: str | bytes) -> Awaitable[None] | None:
+        """Write ``text`` now if the socket takes it; else the coroutine that waits for it to."""
+        if self.gone:
+            return None
+        if self._send_now is not None and self._send_now(text if isinstance(text, bytes) else text.encode()):
+            return None
+        return self._send_text_waiting(text.decode() if isinstance(text, bytes) else text)
 
     async def send_text(self, text: str | bytes) -> None:
-        if self.gone:
-            return
-        if self._send_now is not None and self._send_now(text if isinstance(text, bytes) else text.encode()):
-            return
-        if isinstance(text, bytes):
-            text = text.decode()
+        rest = self.send_text_now(text)
+        if rest is not None:
+            await rest
+
+    async def _send_text_waiting(self, text: str) -> None:
         try:
             await self.websocket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):

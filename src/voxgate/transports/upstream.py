@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from voxgate.transports.ws_client import HandleNow, RelayClientConnection
+from voxgate.transports.handle_now import HandleNow
+from voxgate.transports.ws_client import RelayClientConnection
 
 log = logging.getLogger("voxgate.upstream")
 
@@ -48,7 +49,7 @@ class UpstreamConnection(Protocol):
         it took, to be awaited before the next one."""
         ...
 
-    def set_handler(self, handle: HandleNow | None, after: Callable[[], None] | None = None) -> bool:
+    def set_handler(self, handle: HandleNow[bytes] | None, after: Callable[[], None] | None = None) -> bool:
         """Have frames handled in the socket's callback while ``recv`` waits with nothing queued
         (``RelayClientConnection.set_handler``); ``False`` when this connection cannot."""
         ...
@@ -106,7 +107,7 @@ class _SdkConnection:
         if self._flush is not None:
             self._flush()
 
-    def set_handler(self, handle: HandleNow | None, after: Callable[[], None] | None = None) -> bool:
+    def set_handler(self, handle: HandleNow[bytes] | None, after: Callable[[], None] | None = None) -> bool:
         if self._relay is None:
             return False
         self._relay.set_handler(handle, after)

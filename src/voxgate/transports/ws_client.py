@@ -28,8 +28,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Final, TypeAlias, cast
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final, cast
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConcurrencyError
@@ -43,11 +43,9 @@ except ImportError:  # a websockets build without its C extension
 
 from voxgate.transports.cork import CorkedTransport
 from voxgate.transports.frames import PASS, FrameSplitter, at_frame_boundary, text_frame_head
+from voxgate.transports.handle_now import HandleNow, take_now
 
 MASK_POOL_KEYS: Final = 1024
-
-HandleNow: TypeAlias = Callable[[bytes], Awaitable[None] | None]
-"""Handles a text message in the socket's callback; returns what must wait, or ``None``."""
 
 
 class MaskKeys:
@@ -89,13 +87,13 @@ class RelayClientConnection(ClientConnection):
         self._high = high
         self._low = low if low is not None else (high // 4 if high is not None else None)
         self._reading_paused = False
-        self._handle_now: HandleNow | None = None
+        self._handle_now: HandleNow[bytes] | None = None
         self._after_handled: Callable[[], None] | None = None
         self._handled = False  # during data_received: a message was handled there
         self.handled_now = 0
         """Messages the handler took in the socket's callback (the tests read it)."""
 
-    def set_handler(self, handle: HandleNow | None, after: Callable[[], None] | None = None) -> None:
+    def set_handler(self, handle: HandleNow[bytes] | None, after: Callable[[], None] | None = None) -> None:
         """While ``recv`` waits with nothing queued, give each text message to ``handle`` at once, in
         the socket's callback. What it returns (an awaitable: the part that must wait) is queued, and
         ``recv`` returns it in the message's place, so that the reader finishes it before the next
@@ -160,10 +158,7 @@ class RelayClientConnection(ClientConnection):
         if handle is not None and text and waiter is not None and not self._inbox and not waiter.done():
             self.handled_now += 1
             self._handled = True
-            try:
-                rest = handle(message)
-            except Exception as exc:  # the reader raises it, as if it had handled the message itself
-                rest = _raising(exc)
+            rest = take_now(handle, message, self.loop)
             if rest is None:
                 return
             self._inbox.append((rest, None))
@@ -229,7 +224,3 @@ class RelayClientConnection(ClientConnection):
         self.send_data()  # anything websockets queued (a pong) goes first
         self.transport.write(masked_text_frame(data, self._masks.take()))
         return True
-
-
-async def _raising(exc: Exception) -> None:
-    raise exc

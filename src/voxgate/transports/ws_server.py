@@ -38,6 +38,7 @@ from websockets.protocol import State
 
 from voxgate.transports.cork import CorkedTransport
 from voxgate.transports.frames import PASS, FrameSplitter, at_frame_boundary, text_frame_head
+from voxgate.transports.handle_now import HandleNow, take_now
 
 RELAY_EXTENSION: Final = "voxgate.relay"
 RECEIVE_HIGH_WATER: Final = 64
@@ -47,8 +48,7 @@ SendText = Callable[[bytes], bool]
 Flush = Callable[[], None]
 Backlog = Callable[[], int]
 Receive = Callable[[], Awaitable[Any]]
-HandleNow = Callable[[str | bytes], Awaitable[None] | None]
-SetHandler = Callable[[HandleNow | None], None]
+SetHandler = Callable[[HandleNow[str | bytes] | None], None]
 
 
 class _ReceiveQueue(asyncio.Queue[Any]):
@@ -104,7 +104,7 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = self.messages  # uvicorn's name for it; typed there as a plain asyncio.Queue
         self.splitter: FrameSplitter | None = None
         """Cuts whole messages out of what the socket delivers, once the connection is open."""
-        self.handle_now: HandleNow | None = None
+        self.handle_now: HandleNow[str | bytes] | None = None
         """Set by the app (``set_handler`` in the relay extension): see ``_deliver``."""
         self.handled_now = 0
         """Messages ``handle_now`` took (the tests read it)."""
@@ -145,12 +145,7 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
             self._queue_message({"type": "websocket.receive", key: message})
             return
         self.handled_now += 1
-        try:
-            rest = handle(message)
-        except Exception as exc:  # the reader raises it, as if it had handled the message itself
-            failed = self.loop.create_future()
-            failed.set_exception(exc)
-            rest = failed
+        rest = take_now(handle, message, self.loop)
         if rest is not None:
             self._queue_message(rest)
 
@@ -181,7 +176,7 @@ class RelayWebSocketProtocol(WebSocketsSansIOProtocol):
                 "set_handler": self._set_handler,
             }
 
-    def _set_handler(self, handler: HandleNow | None) -> None:
+    def _set_handler(self, handler: HandleNow[str | bytes] | None) -> None:
         self.handle_now = handler
 
     def send_receive_event_to_app(self) -> None:
