@@ -4,7 +4,9 @@ real websockets server receives from it, in order, with and without compression.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,6 +19,21 @@ from websockets.protocol import OPEN, SERVER, Protocol
 
 from voxgate.transports.cork import CorkedTransport
 from voxgate.transports.ws_client import MASK_POOL_KEYS, MaskKeys, RelayClientConnection, masked_text_frame
+
+
+@contextlib.asynccontextmanager
+async def relay_client(
+    handler: Callable[[ServerConnection], Awaitable[None]], **options: Any
+) -> AsyncIterator[RelayClientConnection]:
+    """A ``RelayClientConnection`` (with ``options`` for ``connect``) to a real websockets server."""
+    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        url = f"ws://127.0.0.1:{port}"
+        options.setdefault("compression", None)
+        async with connect(url, create_connection=RelayClientConnection, **options) as client:
+            assert isinstance(client, RelayClientConnection)
+            yield client
+
 
 # Either side of the two length boundaries of the frame header (126 and 65536 bytes).
 LENGTHS = st.sampled_from([0, 1, 125, 126, 127, 65535, 65536, 65537]) | st.integers(0, 3000)
@@ -87,30 +104,25 @@ async def test_frames_waiting_to_be_read_are_counted_and_a_flush_sends_at_once()
             assert isinstance(message, str)
             received.append(message)
 
-    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(
-            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None
-        ) as client:
-            assert isinstance(client, RelayClientConnection)
-            for _ in range(200):
-                if client.pending_frames() == 3:
-                    break
-                await asyncio.sleep(0.01)
-            assert client.pending_frames() == 3
-            assert await client.recv() == "event 0"
-            assert client.pending_frames() == 2
-            transport = client.transport
-            assert isinstance(transport, CorkedTransport)
-            before = transport.flushes
-            assert client.send_text_now(b"answer")
-            assert transport.get_write_buffer_size() > 0  # held until the end of the turn...
-            client.flush_now()  # ...unless flushed
-            assert transport.flushes == before + 1 and transport.get_write_buffer_size() == 0
-            for _ in range(200):
-                if received:
-                    break
-                await asyncio.sleep(0.01)
+    async with relay_client(handler) as client:
+        for _ in range(200):
+            if client.pending_frames() == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert client.pending_frames() == 3
+        assert await client.recv() == "event 0"
+        assert client.pending_frames() == 2
+        transport = client.transport
+        assert isinstance(transport, CorkedTransport)
+        before = transport.flushes
+        assert client.send_text_now(b"answer")
+        assert transport.get_write_buffer_size() > 0  # held until the end of the turn...
+        client.flush_now()  # ...unless flushed
+        assert transport.flushes == before + 1 and transport.get_write_buffer_size() == 0
+        for _ in range(200):
+            if received:
+                break
+            await asyncio.sleep(0.01)
         assert received == ["answer"]
 
 
@@ -128,17 +140,12 @@ async def test_messages_pings_fragments_and_the_close_arrive_as_websockets_deliv
         await ws.recv()
         await ws.close(4000, "done")
 
-    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(
-            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None, max_size=None
-        ) as client:
-            assert isinstance(client, RelayClientConnection)
-            received = [await client.recv() for _ in range(len(sent) + 2)]
-            assert client.splitting  # the whole messages were cut out by the splitter
-            assert client.send_text_now(b"read them all")
-            with pytest.raises(ConnectionClosed) as closed:
-                await client.recv()
+    async with relay_client(handler, max_size=None) as client:
+        received = [await client.recv() for _ in range(len(sent) + 2)]
+        assert client.splitting  # the whole messages were cut out by the splitter
+        assert client.send_text_now(b"read them all")
+        with pytest.raises(ConnectionClosed) as closed:
+            await client.recv()
     assert received == [*sent, "fragmented", "after the ping"]
     close = closed.value.rcvd
     assert close is not None and (close.code, close.reason) == (4000, "done")
@@ -153,21 +160,16 @@ async def test_reading_pauses_while_messages_wait_and_nothing_is_lost() -> None:
             await ws.send(f"event {index}")
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(
-            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None, max_queue=16
-        ) as client:
-            assert isinstance(client, RelayClientConnection)
-            for _ in range(200):
-                if client.pending_frames() > 16:
-                    break
-                await asyncio.sleep(0.01)
-            assert client.pending_frames() > 16
-            transport = client.transport
-            assert not transport.is_reading()  # above the high-water mark: websockets' own limit
-            received = [await client.recv(decode=False) for _ in range(count)]
-            assert transport.is_reading()
+    async with relay_client(handler, max_queue=16) as client:
+        for _ in range(200):
+            if client.pending_frames() > 16:
+                break
+            await asyncio.sleep(0.01)
+        assert client.pending_frames() > 16
+        transport = client.transport
+        assert not transport.is_reading()  # above the high-water mark: websockets' own limit
+        received = [await client.recv(decode=False) for _ in range(count)]
+        assert transport.is_reading()
     assert received == [f"event {index}".encode() for index in range(count)]
 
 
@@ -178,19 +180,14 @@ async def test_a_second_reader_and_invalid_utf8_get_websockets_answers() -> None
         ws.send_data()
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(
-            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None
-        ) as client:
-            assert isinstance(client, RelayClientConnection)
-            first = asyncio.create_task(client.recv())
-            await asyncio.sleep(0.05)
-            with pytest.raises(ConcurrencyError):
-                await client.recv()
-            assert client.send_text_now(b"go on")
-            with pytest.raises(ConnectionClosed) as closed:
-                await first  # decoding the text frame fails: the connection is closed with 1007
+    async with relay_client(handler) as client:
+        first = asyncio.create_task(client.recv())
+        await asyncio.sleep(0.05)
+        with pytest.raises(ConcurrencyError):
+            await client.recv()
+        assert client.send_text_now(b"go on")
+        with pytest.raises(ConnectionClosed) as closed:
+            await first  # decoding the text frame fails: the connection is closed with 1007
     assert closed.value.sent is not None and closed.value.sent.code == 1007
 
 
@@ -229,38 +226,33 @@ async def test_a_handler_takes_messages_in_the_callback_and_what_waits_keeps_its
             for message in batches[str(go)]:
                 await ws.send(message)
 
-    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(
-            f"ws://127.0.0.1:{port}", create_connection=RelayClientConnection, compression=None
-        ) as client:
-            assert isinstance(client, RelayClientConnection)
-            client.set_handler(handle, after)
+    async with relay_client(handler) as client:
+        client.set_handler(handle, after)
 
-            async def read_after(go: bytes) -> object:
-                reading = asyncio.create_task(client.recv(decode=False))
-                await asyncio.sleep(0.01)  # the reader waits with nothing queued
-                assert client.send_text_now(go)
-                return await reading
+        async def read_after(go: bytes) -> object:
+            reading = asyncio.create_task(client.recv(decode=False))
+            await asyncio.sleep(0.01)  # the reader waits with nothing queued
+            assert client.send_text_now(go)
+            return await reading
 
-            rest = await read_after(b"go1")
-            assert handled == ["a", "b", "wait"], "handled in the callback until one had to wait"
-            assert not finished
-            await rest  # type: ignore[misc]
-            assert finished == ["wait"]
-            queued = [await client.recv(decode=False) for _ in range(3)]
-            assert queued == [b"c", b"\x01binary", b"d"], "queued behind what waited; binary is never handled"
-            failed = await read_after(b"go2")
-            with pytest.raises(RuntimeError, match="a hook failed"):
-                await failed  # type: ignore[misc]
-            again = asyncio.create_task(read_after(b"go3"))
-            for _ in range(100):
-                if handled[-1] == "e":
-                    break
-                await asyncio.sleep(0.01)
-            assert not again.done(), "handled entirely in the callback: the reader still waits"
-            again.cancel()
-            client.set_handler(None)
+        rest = await read_after(b"go1")
+        assert handled == ["a", "b", "wait"], "handled in the callback until one had to wait"
+        assert not finished
+        await rest  # type: ignore[misc]
+        assert finished == ["wait"]
+        queued = [await client.recv(decode=False) for _ in range(3)]
+        assert queued == [b"c", b"\x01binary", b"d"], "queued behind what waited; binary is never handled"
+        failed = await read_after(b"go2")
+        with pytest.raises(RuntimeError, match="a hook failed"):
+            await failed  # type: ignore[misc]
+        again = asyncio.create_task(read_after(b"go3"))
+        for _ in range(100):
+            if handled[-1] == "e":
+                break
+            await asyncio.sleep(0.01)
+        assert not again.done(), "handled entirely in the callback: the reader still waits"
+        again.cancel()
+        client.set_handler(None)
     assert handled == ["a", "b", "wait", "boom", "e"]
     assert client.handled_now == 5
     assert after_calls >= 3
