@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="relay and calls: rounds per count (bare, then voxgate in each mode); the table shows medians",
     )
+    bench.add_argument(
+        "--simultaneous",
+        action="store_true",
+        help="relay: measure the bare relay and voxgate in each mode at the same time, N sessions each, "
+        "so that the machine's drift between measurements does not enter their comparison",
+    )
     bench.add_argument("--calls", default="10,50,100,200", help="calls: concurrent calls to measure")
     bench.add_argument(
         "--modes", default="passthrough,transcoding", help="calls: passthrough (G.711), transcoding (PCM16)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from pathlib import Path
 
@@ -57,18 +58,25 @@ def test_rounds_are_summed_up_by_the_median_of_each_figure() -> None:
     assert medians(rounds[:1]) == rounds[0], "one round is shown as it is"
 
 
-async def test_a_short_run_measures_both_modes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("simultaneous", [False, True], ids=["one-after-the-other", "simultaneous"])
+async def test_a_short_run_measures_both_modes(tmp_path: Path, simultaneous: bool) -> None:
     out = tmp_path / "relay.json"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "voxgate", "bench", "relay", "--sessions", "2", "--seconds", "1",
-        "--json", str(out),
+        "--json", str(out), *(["--simultaneous"] if simultaneous else []),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output, _ = await process.communicate()
     assert process.returncode == 0, output.decode()[-2000:]
     result = orjson.loads(await asyncio.to_thread(out.read_bytes))
+    assert result["simultaneous"] is simultaneous
     assert [(r["sessions"], r["storage"]) for r in result["rows"]] == [(2, "off"), (2, "on")]
     for row in result["rows"]:
         assert row["voxgate"]["failed_sessions"] == 0 and row["voxgate"]["probes"] > 0
     assert "storage_extra_cpu" in result["rows"][1]
     assert "storage CPU +%" in output.decode()
+    assert ("at the same time" in output.decode()) is simultaneous
+    bare, off, on = (result["rows"][0]["bare"], *(row["voxgate"] for row in result["rows"]))
+    windows = sorted((m["measured_from"], m["measured_until"]) for m in (bare, off, on))
+    overlapping = all(later[0] < earlier[1] for earlier, later in itertools.pairwise(windows))
+    assert overlapping is simultaneous, windows

@@ -13,6 +13,13 @@ per session-second.
 voxgate runs once per storage mode (``--storage off,on``): ``off`` is ``VOXGATE_STORE=0`` (relay,
 chain and metrics, nothing recorded), ``on`` records every event, transcript and usage into SQLite
 through the write-behind writer. Both are compared with the bare relay in the same run.
+
+``--simultaneous`` measures the bare relay and voxgate in each mode at the same time, each with its own
+N sessions, instead of one after the other. On a shared machine a relay's CPU per session-second
+drifts by several percent from one measurement to the next, more than what recording costs; measured
+at the same time, the relays share the machine's state and the figures that compare them (CPU ratio,
+storage cost) keep only their own difference. The load is then three times N sessions on one machine,
+so choose N for that.
 """
 
 from __future__ import annotations
@@ -146,7 +153,7 @@ async def run_load(
     await asyncio.sleep(warmup)
     for session in live:
         session.measuring = True
-    cpu_before, wall_before = relay.cpu_seconds(), time.perf_counter()
+    cpu_before, wall_before, began = relay.cpu_seconds(), time.perf_counter(), time.time()
     await asyncio.gather(*senders, return_exceptions=True)
     cpu_used, wall = relay.cpu_seconds() - cpu_before, time.perf_counter() - wall_before
     for session in live:
@@ -166,6 +173,8 @@ async def run_load(
         "cpu_seconds": cpu_used,
         "cpu_ms_per_session_s": cpu_used * 1000 / session_seconds,
         "cpu_share_of_one_core": cpu_used / wall,
+        "measured_from": began,
+        "measured_until": began + wall,
     }
 
 
@@ -197,30 +206,45 @@ async def main(args: argparse.Namespace) -> int:
     if not modes or any(mode not in STORAGE_MODES for mode in modes):
         raise ConfigError(f"--storage takes a comma-separated list of {', '.join(STORAGE_MODES)}")
     repeat = max(1, int(getattr(args, "repeat", 1)))
-    print(f"  {repeat} round(s) per session count, fresh processes for each", flush=True)
+    simultaneous = bool(getattr(args, "simultaneous", False))
+    how = "all relays at the same time" if simultaneous else "one relay after the other"
+    print(f"  {repeat} round(s) per session count, fresh processes for each, {how}", flush=True)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as scratch:
         for count in counts:
             rounds = [
-                await _round(count, modes, args.seconds, Path(scratch) / f"{count}-{n}")
+                await _round(count, modes, args.seconds, Path(scratch) / f"{count}-{n}", simultaneous)
                 for n in range(repeat)
             ]
             rows.extend(medians(rounds))
             print(f"  measured {count} sessions", flush=True)
     print(_format(rows))
     if args.json:
-        write_json(args.json, {"benchmark": "relay", "seconds": args.seconds, "repeat": repeat, "rows": rows})
+        write_json(
+            args.json,
+            {
+                "benchmark": "relay",
+                "seconds": args.seconds,
+                "repeat": repeat,
+                "simultaneous": simultaneous,
+                "rows": rows,
+            },
+        )
     return 0
 
 
-async def _round(count: int, modes: list[str], seconds: float, files: Path) -> list[dict[str, Any]]:
-    """One measurement of ``count`` sessions through the bare relay, then through voxgate in each storage
+async def _round(
+    count: int, modes: list[str], seconds: float, files: Path, simultaneous: bool = False
+) -> list[dict[str, Any]]:
+    """One measurement of ``count`` sessions through the bare relay and through voxgate in each storage
     mode, each in a process started for it: a process's own luck (where its memory landed, what shared
-    its CPU's cache) then varies between rounds instead of biasing every round the same way."""
+    its CPU's cache) then varies between rounds instead of biasing every round the same way. The relays
+    are measured one after the other, or all at the same time (``simultaneous``)."""
     sim_port = free_port()
     simulator = await start_child(
         "simulator", ["-m", "voxgate", "simulator", "--port", str(sim_port)], sim_port
     )
+    relays: list[tuple[Child, str]] = []
     try:
         bare_port = free_port()
         bare = await start_child(
@@ -235,11 +259,7 @@ async def _round(count: int, modes: list[str], seconds: float, files: Path) -> l
             ],
             bare_port,
         )
-        try:
-            base = await run_load(f"ws://127.0.0.1:{bare_port}", count, seconds, bare)
-        finally:
-            bare.stop()
-        measured = []
+        relays.append((bare, f"ws://127.0.0.1:{bare_port}"))
         for mode in modes:
             gateway, gw_port = await start_gateway(
                 f"voxgate (storage {mode})",
@@ -247,13 +267,23 @@ async def _round(count: int, modes: list[str], seconds: float, files: Path) -> l
                 files.with_name(f"{files.name}-{mode}"),
                 store=mode == "on",
             )
-            try:
-                gate = await run_load(f"ws://127.0.0.1:{gw_port}/v1/realtime", count, seconds, gateway)
-            finally:
-                gateway.stop()
-            measured.append({"storage": mode, **_compare(base, gate)})
+            relays.append((gateway, f"ws://127.0.0.1:{gw_port}/v1/realtime"))
+        if simultaneous:
+            loads = await asyncio.gather(*(run_load(url, count, seconds, child) for child, url in relays))
+        else:
+            loads = []
+            for child, url in relays:
+                loads.append(await run_load(url, count, seconds, child))
+                child.stop()  # the next relay is measured alone
     finally:
+        for child, _ in relays:
+            child.stop()
         simulator.stop()
+    base, gates = loads[0], loads[1:]
+    measured = [
+        {"storage": mode, "simultaneous": simultaneous, **_compare(base, gate)}
+        for mode, gate in zip(modes, gates, strict=True)
+    ]
     _storage_cost(measured)
     return measured
 
@@ -319,6 +349,8 @@ def _format(rows: list[dict[str, Any]]) -> str:
         for r in rows
     ]
     title = "relay benchmark: round trip of a probe through each relay, CPU per session-second"
+    if rows and rows[0].get("simultaneous"):
+        title += ", all relays measured at the same time"
     if rows and "rounds" in rows[0]:
         title += f" (medians of {len(rows[0]['rounds'])} rounds)"
     return title + "\n" + table(headers, body)
