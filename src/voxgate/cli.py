@@ -204,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="relay: measure the bare relay and voxgate in each mode at the same time, N sessions each, "
         "so that the machine's drift between measurements does not enter their comparison",
     )
+    bench.add_argument(
+        "--baseline-src",
+        metavar="DIR",
+        help="relay: also run voxgate from another checkout (or its src folder) at the same time, in the "
+        "same storage modes, and show this build's CPU against it",
+    )
     bench.add_argument("--calls", default="10,50,100,200", help="calls: concurrent calls to measure")
     bench.add_argument(
         "--modes", default="passthrough,transcoding", help="calls: passthrough (G.711), transcoding (PCM16)"

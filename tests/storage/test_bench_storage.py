@@ -10,10 +10,14 @@ from pathlib import Path
 import orjson
 import pytest
 
+import voxgate
 from voxgate.bench.relay import _format, _storage_cost
 from voxgate.bench.report import medians
 
 pytestmark = pytest.mark.timeout(180)
+
+SOURCE = Path(voxgate.__file__).resolve().parent.parent
+"""The folder that holds this build's voxgate package."""
 
 
 def test_the_storage_cost_is_the_difference_between_the_two_modes() -> None:
@@ -80,3 +84,41 @@ async def test_a_short_run_measures_both_modes(tmp_path: Path, simultaneous: boo
     windows = sorted((m["measured_from"], m["measured_until"]) for m in (bare, off, on))
     overlapping = all(later[0] < earlier[1] for earlier, later in itertools.pairwise(windows))
     assert overlapping is simultaneous, windows
+
+
+async def _bench_relay(*args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voxgate", "bench", "relay", "--sessions", "2", "--seconds", "1", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, output.decode()
+
+
+async def test_a_baseline_build_is_measured_at_the_same_time(tmp_path: Path) -> None:
+    out = tmp_path / "relay.json"
+    source = SOURCE  # this build's own src folder stands in for another checkout
+    code, output = await _bench_relay("--storage", "on", "--baseline-src", str(source), "--json", str(out))
+    assert code == 0, output[-2000:]
+    result = orjson.loads(await asyncio.to_thread(out.read_bytes))
+    assert (result["simultaneous"], result["baseline_src"]) == (True, str(source))
+    (row,) = result["rows"]
+    assert (
+        row["storage"] == "on" and row["baseline"]["probes"] > 0 and row["baseline"]["failed_sessions"] == 0
+    )
+    assert row["baseline_cpu_ratio"] == pytest.approx(
+        row["voxgate"]["cpu_ms_per_session_s"] / row["baseline"]["cpu_ms_per_session_s"]
+    )
+    ours, theirs = row["voxgate"], row["baseline"]
+    assert (
+        theirs["measured_from"] < ours["measured_until"] and ours["measured_from"] < theirs["measured_until"]
+    )
+    assert "CPU vs baseline" in output
+
+
+async def test_a_baseline_folder_without_voxgate_is_refused_with_a_message(tmp_path: Path) -> None:
+    code, output = await _bench_relay("--baseline-src", str(tmp_path))
+    assert code == 2
+    assert f"--baseline-src {tmp_path}: no voxgate package there" in output
+    assert "Traceback" not in output

@@ -20,6 +20,10 @@ drifts by several percent from one measurement to the next, more than what recor
 at the same time, the relays share the machine's state and the figures that compare them (CPU ratio,
 storage cost) keep only their own difference. The load is then three times N sessions on one machine,
 so choose N for that.
+
+``--baseline-src DIR`` also runs voxgate from another source tree (a checkout, or its ``src`` folder),
+at the same time and in the same storage modes, and reports this build's CPU against it: an A/B test
+of a change whose effect is smaller than the machine's drift.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import os
 import random
 import tempfile
 import time
@@ -181,9 +186,13 @@ async def run_load(
 STORAGE_MODES = ("off", "on")
 
 
-async def start_gateway(name: str, sim_port: int, files: Path, *, store: bool) -> tuple[Child, int]:
-    """``voxgate serve`` in front of the simulator on ``sim_port``; its database and journal at ``files``."""
+async def start_gateway(
+    name: str, sim_port: int, files: Path, *, store: bool, source: Path | None = None
+) -> tuple[Child, int]:
+    """``voxgate serve`` in front of the simulator on ``sim_port``; its database and journal at ``files``.
+    ``source``: a folder holding another ``voxgate`` package, run instead of this one."""
     port = free_port()
+    paths = [str(source)] if source is not None else []
     gateway = await start_child(
         name,
         ["-m", "voxgate", "serve", "--port", str(port), "--backend", "simulator"],
@@ -195,9 +204,19 @@ async def start_gateway(name: str, sim_port: int, files: Path, *, store: bool) -
             "VOXGATE_STORE": "1" if store else "0",
             "DATABASE_URL": f"sqlite+aiosqlite:///{files.with_suffix('.db')}",
             "VOXGATE_JOURNAL": str(files.with_suffix(".journal")),
+            **({"PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])} if paths else {}),
         },
     )
     return gateway, port
+
+
+def baseline_source(folder: str) -> Path:
+    """The folder that holds the ``voxgate`` package of the checkout (or ``src`` folder) ``folder``."""
+    root = Path(folder).expanduser().resolve()
+    for candidate in (root / "src", root):
+        if (candidate / "voxgate" / "__init__.py").is_file():
+            return candidate
+    raise ConfigError(f"--baseline-src {folder}: no voxgate package there, nor in its src folder")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -206,14 +225,20 @@ async def main(args: argparse.Namespace) -> int:
     if not modes or any(mode not in STORAGE_MODES for mode in modes):
         raise ConfigError(f"--storage takes a comma-separated list of {', '.join(STORAGE_MODES)}")
     repeat = max(1, int(getattr(args, "repeat", 1)))
-    simultaneous = bool(getattr(args, "simultaneous", False))
+    baseline_src = getattr(args, "baseline_src", None)
+    baseline = baseline_source(baseline_src) if baseline_src else None
+    simultaneous = bool(getattr(args, "simultaneous", False)) or baseline is not None
+    if baseline is not None:
+        print(f"  baseline: voxgate from {baseline}, measured at the same time", flush=True)
     how = "all relays at the same time" if simultaneous else "one relay after the other"
     print(f"  {repeat} round(s) per session count, fresh processes for each, {how}", flush=True)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as scratch:
         for count in counts:
             rounds = [
-                await _round(count, modes, args.seconds, Path(scratch) / f"{count}-{n}", simultaneous)
+                await _round(
+                    count, modes, args.seconds, Path(scratch) / f"{count}-{n}", simultaneous, baseline
+                )
                 for n in range(repeat)
             ]
             rows.extend(medians(rounds))
@@ -227,6 +252,7 @@ async def main(args: argparse.Namespace) -> int:
                 "seconds": args.seconds,
                 "repeat": repeat,
                 "simultaneous": simultaneous,
+                "baseline_src": str(baseline) if baseline is not None else None,
                 "rows": rows,
             },
         )
@@ -234,7 +260,12 @@ async def main(args: argparse.Namespace) -> int:
 
 
 async def _round(
-    count: int, modes: list[str], seconds: float, files: Path, simultaneous: bool = False
+    count: int,
+    modes: list[str],
+    seconds: float,
+    files: Path,
+    simultaneous: bool = False,
+    baseline: Path | None = None,
 ) -> list[dict[str, Any]]:
     """One measurement of ``count`` sessions through the bare relay and through voxgate in each storage
     mode, each in a process started for it: a process's own luck (where its memory landed, what shared
@@ -268,6 +299,15 @@ async def _round(
                 store=mode == "on",
             )
             relays.append((gateway, f"ws://127.0.0.1:{gw_port}/v1/realtime"))
+        for mode in modes if baseline is not None else ():
+            gateway, gw_port = await start_gateway(
+                f"baseline voxgate (storage {mode})",
+                sim_port,
+                files.with_name(f"{files.name}-baseline-{mode}"),
+                store=mode == "on",
+                source=baseline,
+            )
+            relays.append((gateway, f"ws://127.0.0.1:{gw_port}/v1/realtime"))
         if simultaneous:
             loads = await asyncio.gather(*(run_load(url, count, seconds, child) for child, url in relays))
         else:
@@ -279,11 +319,15 @@ async def _round(
         for child, _ in relays:
             child.stop()
         simulator.stop()
-    base, gates = loads[0], loads[1:]
+    base, gates, baselines = loads[0], loads[1 : 1 + len(modes)], loads[1 + len(modes) :]
     measured = [
         {"storage": mode, "simultaneous": simultaneous, **_compare(base, gate)}
         for mode, gate in zip(modes, gates, strict=True)
     ]
+    for row, other in zip(measured, baselines, strict=False):
+        cpu = other["cpu_ms_per_session_s"]
+        row["baseline"] = other
+        row["baseline_cpu_ratio"] = row["voxgate"]["cpu_ms_per_session_s"] / cpu if cpu else float("nan")
     _storage_cost(measured)
     return measured
 
@@ -329,6 +373,9 @@ def _format(rows: list[dict[str, Any]]) -> str:
         "errors",
         "failed",
     ]
+    against_baseline = any("baseline_cpu_ratio" in r for r in rows)
+    if against_baseline:
+        headers.append("CPU vs baseline")
     body = [
         [
             r["sessions"],
@@ -345,6 +392,7 @@ def _format(rows: list[dict[str, Any]]) -> str:
             r.get("storage_added_p99_ms", ""),
             r["bare"]["errors"] + r["voxgate"]["errors"],
             r["bare"]["failed_sessions"] + r["voxgate"]["failed_sessions"],
+            *([r.get("baseline_cpu_ratio", "")] if against_baseline else []),
         ]
         for r in rows
     ]
