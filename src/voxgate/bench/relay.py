@@ -192,7 +192,8 @@ async def start_gateway(
     """``voxgate serve`` in front of the simulator on ``sim_port``; its database and journal at ``files``.
     ``source``: a folder holding another ``voxgate`` package, run instead of this one."""
     port = free_port()
-    paths = [str(source)] if source is not None else []
+    # ``source`` goes first on the child's path; an empty entry would add the working directory.
+    path = os.pathsep.join(p for p in (str(source or ""), os.environ.get("PYTHONPATH", "")) if p)
     gateway = await start_child(
         name,
         ["-m", "voxgate", "serve", "--port", str(port), "--backend", "simulator"],
@@ -204,7 +205,7 @@ async def start_gateway(
             "VOXGATE_STORE": "1" if store else "0",
             "DATABASE_URL": f"sqlite+aiosqlite:///{files.with_suffix('.db')}",
             "VOXGATE_JOURNAL": str(files.with_suffix(".journal")),
-            **({"PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])} if paths else {}),
+            **({"PYTHONPATH": path} if source is not None else {}),
         },
     )
     return gateway, port
@@ -324,7 +325,7 @@ async def _round(
         {"storage": mode, "simultaneous": simultaneous, **_compare(base, gate)}
         for mode, gate in zip(modes, gates, strict=True)
     ]
-    for row, other in zip(measured, baselines, strict=False):
+    for row, other in zip(measured, baselines, strict=True) if baseline is not None else ():
         cpu = other["cpu_ms_per_session_s"]
         row["baseline"] = other
         row["baseline_cpu_ratio"] = row["voxgate"]["cpu_ms_per_session_s"] / cpu if cpu else float("nan")

@@ -30,6 +30,7 @@ from voxgate.protocol import dialect
 from voxgate.protocol.append_batch import AppendBatch
 from voxgate.protocol.conversation import GATEWAY_EVENT_PREFIX, Conversation, RunTool, SendUpstream
 from voxgate.protocol.realtime import JSON, ProtocolError, decode_json_object, dumps, error_event, new_id
+from voxgate.transports.handle_now import finish
 from voxgate.transports.upstream import (
     UpstreamClosed,
     UpstreamConnection,
@@ -336,9 +337,7 @@ class GatewaySession:
     # handles most client frames at once, in its socket's callback, without a task or a coroutine
     # (``take_client_frame``), and awaits the rest before the next frame.
     async def handle_client_frame(self, frame: str | bytes) -> None:
-        rest = self.take_client_frame(frame)
-        if rest is not None:
-            await rest
+        await finish(self.take_client_frame(frame))
 
     def take_client_frame(self, frame: str | bytes) -> Awaitable[None] | None:
         """Handle a client frame as far as it goes without waiting; the rest comes back to be awaited
@@ -367,9 +366,7 @@ class GatewaySession:
 
     async def submit_client_event(self, data: JSON, raw: str | bytes | None = None) -> None:
         """A client event (from the socket, or made by a transport like the phone bridge): chain, forward."""
-        rest = self.take_client_event(data, raw)
-        if rest is not None:
-            await rest
+        await finish(self.take_client_event(data, raw))
 
     def take_client_event(self, data: JSON, raw: str | bytes | None = None) -> Awaitable[None] | None:
         result = self.chain.run_now(Message("client", data, self, raw))
@@ -378,9 +375,7 @@ class GatewaySession:
         return self._finish_client_event(result)
 
     async def _finish_client_event(self, pending: Awaitable[HookResult]) -> None:
-        rest = self._take_chain_result(await pending)
-        if rest is not None:
-            await rest
+        await finish(self._take_chain_result(await pending))
 
     def _take_chain_result(self, result: HookResult) -> Awaitable[None] | None:
         if isinstance(result, Reply):
@@ -430,9 +425,7 @@ class GatewaySession:
         return self._take_upstream_text(self._appends.take())
 
     async def _flush_appends(self) -> None:
-        rest = self._take_held_appends()
-        if rest is not None:
-            await rest
+        await finish(self._take_held_appends())
 
     def _take_forward(self, text: str) -> Awaitable[None] | None:
         if self._appends:  # held audio goes first: nothing overtakes what the client sent before it
@@ -446,9 +439,7 @@ class GatewaySession:
         await self._send_upstream_text(text)
 
     async def _forward_upstream(self, text: str) -> None:
-        rest = self._take_forward(text)
-        if rest is not None:
-            await rest
+        await finish(self._take_forward(text))
 
     def _take_upstream_text(self, text: str) -> Awaitable[None] | None:
         """Write ``text`` upstream now if the socket takes it, else the coroutine that will (which also
@@ -491,9 +482,7 @@ class GatewaySession:
 
     # -- upstream -> client -------------------------------------------------------------------
     async def handle_upstream_frame(self, raw: bytes) -> None:
-        rest = self.take_upstream_frame(raw)
-        if rest is not None:
-            await rest
+        await finish(self.take_upstream_frame(raw))
 
     def take_upstream_frame(self, raw: bytes) -> Awaitable[None] | None:
         """Handle an upstream frame as far as it goes without waiting; the rest comes back to be
@@ -521,9 +510,7 @@ class GatewaySession:
         return self._finish_upstream_frame(result, received)
 
     async def _finish_upstream_frame(self, pending: Awaitable[HookResult], received: float) -> None:
-        rest = self._take_upstream_result(await pending, received)
-        if rest is not None:
-            await rest
+        await finish(self._take_upstream_result(await pending, received))
 
     def _take_upstream_result(self, result: HookResult, received: float) -> Awaitable[None] | None:
         if isinstance(result, Reply):
@@ -595,9 +582,7 @@ class GatewaySession:
             self.observer.gateway_event(self, False, event)
 
     async def _deliver(self, event: JSON, raw: str | bytes | None) -> None:
-        rest = self._take_deliver(event, raw)
-        if rest is not None:
-            await rest
+        await finish(self._take_deliver(event, raw))
 
     def _take_deliver(self, event: JSON, raw: str | bytes | None) -> Awaitable[None] | None:
         if self._closing:

@@ -23,6 +23,7 @@ from voxgate.gateway import ClientIdInUse, Gateway
 from voxgate.protocol import dialect
 from voxgate.protocol.realtime import JSON, dumps, error_event, new_id
 from voxgate.transports.bridge import Channel, GatewaySession
+from voxgate.transports.handle_now import finish
 from voxgate.transports.upstream import UpstreamUnavailable
 from voxgate.transports.ws_server import (
     Backlog,
@@ -69,9 +70,7 @@ class StarletteClient:
         return self.send_text_now(raw if raw is not None else dumps(event))
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
-        rest = self.deliver_now(event, raw)
-        if rest is not None:
-            await rest
+        await finish(self.deliver_now(event, raw))
 
     async def _deliver_beta(self, event: JSON) -> None:
         for translated in dialect.ga_server_to_beta(event):
@@ -86,9 +85,7 @@ class StarletteClient:
         return self._send_text_waiting(text.decode() if isinstance(text, bytes) else text)
 
     async def send_text(self, text: str | bytes) -> None:
-        rest = self.send_text_now(text)
-        if rest is not None:
-            await rest
+        await finish(self.send_text_now(text))
 
     async def _send_text_waiting(self, text: str) -> None:
         try:

@@ -29,3 +29,9 @@ def take_now(handle: HandleNow[M], message: M, loop: asyncio.AbstractEventLoop) 
         failed = loop.create_future()
         failed.set_exception(exc)
         return failed
+
+
+async def finish(rest: Awaitable[None] | None) -> None:
+    """Await what a ``..._now`` call left, if anything: the async form of every such call."""
+    if rest is not None:
+        await rest

@@ -45,6 +45,7 @@ from voxgate.protocol.twilio import (
 from voxgate.protocol.twiml import line, spoken_twiml
 from voxgate.tools.phone_tools import PHONE_STATE_KEY
 from voxgate.transports.bridge import GatewaySession
+from voxgate.transports.handle_now import finish
 from voxgate.transports.twilio_rest import TwilioRestError
 from voxgate.transports.upstream import UpstreamUnavailable
 from voxgate.transports.ws_server import (
@@ -185,9 +186,7 @@ class PhoneBridge:
             self._flush()
 
     async def deliver(self, event: JSON, raw: str | bytes | None) -> None:
-        rest = self.deliver_now(event, raw)
-        if rest is not None:
-            await rest
+        await finish(self.deliver_now(event, raw))
 
     def deliver_now(self, event: JSON, raw: str | bytes | None) -> Awaitable[None] | None:
         kind = event["type"]

@@ -123,10 +123,8 @@ class _SdkConnection:
     async def recv_or_rest(self) -> bytes | Awaitable[None]:
         try:
             if self._recv_frame is not None:
-                frame = await self._recv_frame(decode=False)
-                if isinstance(frame, bytes):
-                    return frame
-                data: bytes | Awaitable[None] = frame.encode() if isinstance(frame, str) else frame
+                # Undecoded: a text frame comes as bytes; with a handler set, what it left of a frame.
+                data: bytes | Awaitable[None] = await self._recv_frame(decode=False)
             else:
                 data = await self._conn.recv_bytes()
         except ConnectionClosed as exc:
