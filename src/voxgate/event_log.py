@@ -3,14 +3,23 @@ written in blocks.
 
 Every event the gateway relays gets a per-session ``seq`` and becomes an entry
 ``{"seq", "direction", "type", "at", "payload"}`` whose payload is the event without its base64 audio.
+When the recorder has the JSON text an event was parsed from and nothing changed the event since, the
+payload is that text, spliced into the entry as it is: encoding the event again would only give the
+same JSON, at a cost (the text is re-encoded when it may nest deeper than the read path decodes).
+
 Audio chunks (``input_audio_buffer.append``, ``response.output_audio.delta``) arrive 25 to 50 times a
-second per direction, so consecutive chunks of the same stream (same direction, type and item) are kept
-as one *run*: a single entry with the first chunk's metadata and ``seq``, plus ``chunks`` (how many
-events), ``audio_bytes`` (their decoded size in all), ``last_at`` and, when the chunks had them, their
-``event_ids``. A run ends at the next event in its direction, after ``MAX_RUN_CHUNKS`` chunks, or when the
-block it belongs to is sealed. So no event goes unaccounted (the ``chunks`` of a session's entries add
-up to its relayed events), and ``seq`` orders everything, with one approximation: events in the *other*
-direction that arrived while a run was open are numbered after the run's first chunk.
+second per direction, so the chunks of one stream (same direction, type and item) are kept as one *run*:
+a single entry with the first chunk's metadata and ``seq``, plus ``chunks`` (how many events),
+``audio_bytes`` (their decoded size in all), ``last_at`` and, when the chunks had them, their
+``event_ids``. A run ends at a chunk of another stream in its direction, after ``MAX_RUN_CHUNKS``
+chunks, or when the block it belongs to is sealed. Other events of its direction do not end it: each
+gets its own entry and ``seq`` as usual, and the run notes where it came, ``interleaved``: a list of
+``[seq, chunks before it]``. (A client's commit or clear between its appends, a transcript delta between
+audio deltas: ending the run there made up to ten entries a second out of one.) So no event goes
+unaccounted (the ``chunks`` of a session's entries add up to its relayed events), and the order of the
+events of a direction can be rebuilt exactly; between the directions, ``seq`` orders the entries, with
+one approximation: events in the *other* direction that arrived while a run was open are numbered after
+the run's first chunk.
 
 Entries are handed to the writer as an ``EventBlock`` of consecutive seq: when ``seal`` is called (the
 recorder does it once a second for every session, the sessions spread over the second by
@@ -33,7 +42,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from voxgate.redact import redact_payload
 from voxgate.store.models import Direction
-from voxgate.store.records import AUDIO_FIELDS, EventBlock, Record, base64_size, event_entry
+from voxgate.store.records import AUDIO_FIELDS, EventBlock, Record, base64_size, event_entry, spliced_entry
 
 MAX_RUN_CHUNKS: Final = 50
 """About a second of 20 ms frames per entry."""
@@ -84,6 +93,7 @@ class _Run:
         "event_ids",
         "first_at",
         "first_tick",
+        "interleaved",
         "item_id",
         "kind",
         "last_tick",
@@ -115,6 +125,15 @@ class _Run:
         self.first_tick = self.last_tick = tick
         event_id = meta.get("event_id")
         self.event_ids: list[Any] = [event_id] if event_id is not None else []
+        self.interleaved: list[tuple[int, int]] | None = None
+        """(seq, chunks before it) of each other event of the run's direction that came while it was open."""
+
+    def let_in(self, seq: int) -> None:
+        """Another event of the run's direction, numbered ``seq``, came between two of its chunks."""
+        if self.interleaved is None:
+            self.interleaved = [(seq, self.chunks)]
+        else:
+            self.interleaved.append((seq, self.chunks))
 
     def entry(self) -> bytes:
         payload = self.meta  # the run's own copy of its first chunk's fields
@@ -124,6 +143,8 @@ class _Run:
             payload["last_at"] = self.first_at + timedelta(seconds=self.last_tick - self.first_tick)
             if self.event_ids:
                 payload["event_ids"] = self.event_ids
+            if self.interleaved is not None:
+                payload["interleaved"] = self.interleaved
         return event_entry(self.seq, self.direction, self.kind, self.first_at, payload)
 
 
@@ -165,45 +186,74 @@ class EventLog:
         """The wall-clock time of the monotonic ``tick``."""
         return self._anchor_at + timedelta(seconds=tick - self._anchor_tick)
 
-    def add(self, direction: Direction, kind: str, event: dict[str, Any], tick: float | None = None) -> int:
-        """Log ``event``, seen at the monotonic time ``tick`` (now when not given); for an audio
-        chunk, answers its decoded size in bytes (else 0)."""
-        if tick is None:
-            tick = self.monotonic()
-        run = self._runs[direction]
+    def add(
+        self,
+        direction: Direction,
+        kind: str,
+        event: dict[str, Any],
+        tick: float | None = None,
+        frame: str | bytes | None = None,
+    ) -> int:
+        """Log ``event``, seen at the monotonic time ``tick`` (now when not given). ``frame``: the JSON
+        text the event was parsed from, when nothing changed it since; its payload is then stored as
+        received instead of encoded again. For an audio chunk, answers its decoded size in bytes
+        (else 0)."""
         audio_field = AUDIO_FIELDS.get(kind)
         if audio_field is not None:
             chunk = event.get(audio_field)
             size = base64_size(chunk) if isinstance(chunk, str) else 0
-            item_id = event.get("item_id")
-            if (
-                run is not None
-                and run.kind == kind
-                and run.item_id == item_id
-                and run.chunks < MAX_RUN_CHUNKS
-            ):
-                run.chunks += 1
-                run.audio_bytes += size
-                run.last_tick = tick
-                event_id = event.get("event_id")
-                if event_id is not None:
-                    run.event_ids.append(event_id)
-                return size
-            meta = {k: v for k, v in event.items() if k != audio_field}
-            at = self.wall_time(tick)
-            run = self._runs[direction] = _Run(self._next(), direction, kind, item_id, meta, size, at, tick)
-            self._keep(run, at)
+            self.add_chunk(direction, kind, event, tick, size, event.get("item_id"), event.get("event_id"))
             return size
+        if tick is None:
+            tick = self.monotonic()
+        run = self._runs[direction]
         if run is not None:
-            self._runs[direction] = None
+            run.let_in(self.seq)
+        at = self.wall_time(tick)
         payload = event
         if kind in ITEM_EVENTS:
             payload = strip_item_audio(payload)
         if self.redact:
             payload = redact_payload(payload)
-        at = self.wall_time(tick)
+        elif frame is not None and payload is event:
+            text = frame if isinstance(frame, bytes) else frame.encode()
+            entry = spliced_entry(self.seq, direction, kind, at, text)
+            if entry is not None:
+                self.seq += 1
+                self._keep(entry, at)
+                return 0
         self._keep(event_entry(self._next(), direction, kind, at, payload), at)
         return 0
+
+    def add_chunk(
+        self,
+        direction: Direction,
+        kind: str,
+        event: dict[str, Any],
+        tick: float | None,
+        size: int,
+        item_id: Any,
+        event_id: Any,
+    ) -> None:
+        """Log the audio chunk ``event`` (its type one of ``AUDIO_FIELDS``) from what the caller read of
+        it: its decoded ``size``, ``item_id`` and ``event_id``. Read when the chunk arrived, they spare
+        the log a second look at an event the relay has long moved on from (and that a cache no longer
+        holds); the event itself is read only to start a run."""
+        if tick is None:
+            tick = self.monotonic()
+        run = self._runs[direction]
+        if run is not None and run.kind == kind and run.item_id == item_id and run.chunks < MAX_RUN_CHUNKS:
+            run.chunks += 1
+            run.audio_bytes += size
+            run.last_tick = tick
+            if event_id is not None:
+                run.event_ids.append(event_id)
+            return
+        audio_field = AUDIO_FIELDS[kind]
+        meta = {k: v for k, v in event.items() if k != audio_field}
+        at = self.wall_time(tick)
+        run = self._runs[direction] = _Run(self._next(), direction, kind, item_id, meta, size, at, tick)
+        self._keep(run, at)
 
     def seal(self) -> None:
         """Hand what is waiting to the writer as one block (open runs end here)."""

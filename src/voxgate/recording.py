@@ -44,7 +44,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from voxgate.audio_recording import Clip, ItemAudio, write_wav
 from voxgate.call_recording import CallRecorder
@@ -57,6 +57,7 @@ from voxgate.protocol.audio import BYTES_PER_MS
 from voxgate.protocol.realtime import JSON
 from voxgate.redact import redact_text, redact_value
 from voxgate.store.records import (
+    AUDIO_FIELDS,
     Record,
     RecordingRecord,
     SessionEnded,
@@ -65,6 +66,7 @@ from voxgate.store.records import (
     TranscriptRecord,
     TranscriptTruncated,
     UsageRecord,
+    base64_size,
 )
 
 if TYPE_CHECKING:
@@ -89,6 +91,12 @@ MAX_WAITING: Final = 256
 """Events a session may have waiting; one more and they are recorded at once."""
 
 _monotonic = time.monotonic  # read at every event queued: a module global is the quickest lookup
+
+ChunkFacts: TypeAlias = tuple[int, Any, Any]
+"""What ``SessionRecording.take`` reads of an audio chunk: its decoded size, ``item_id`` and ``event_id``."""
+Facts: TypeAlias = str | bytes | ChunkFacts | None
+"""What ``take`` keeps with an event besides the event: an audio chunk's facts, or the frame it was parsed
+from."""
 
 RECENT_NOTES: Final = 40
 """Per active session, the last transcript and tool notes kept for a live view that joins late."""
@@ -156,7 +164,9 @@ class Recorder:
     def hook(self, message: Message) -> HookResult:
         recording = self.active.get(message.session.id)
         if recording is not None:
-            recording.take("in" if message.direction == "client" else "out", message.data, message.type)
+            recording.take(
+                "in" if message.direction == "client" else "out", message.data, message.type, message.raw
+            )
         return message
 
     # -- the session observer (what the chain does not see) --------------------------------------------
@@ -321,22 +331,39 @@ class SessionRecording:
         self.recent: deque[Note] = deque(maxlen=RECENT_NOTES)
         self.audio = ItemAudio(session.id) if recorder.audio_dir is not None else None
         self.caller = _caller(recorder.calls, session)
-        self.waiting: list[tuple[EventDirection, JSON, str | None, float]] = []
+        self.waiting: list[tuple[EventDirection, JSON, str | None, float, Facts]] = []
+        # Without audio files, the handlers that only feed them are left out.
+        self.handlers = _HANDLERS if self.audio is not None else _HANDLERS_WITHOUT_AUDIO_FILES
         self._tick = 0.0
         """The monotonic time of the event being recorded."""
 
     # -- events ---------------------------------------------------------------------------------------
-    def take(self, direction: EventDirection, event: JSON, kind: str | None = None) -> None:
+    def take(
+        self,
+        direction: EventDirection,
+        event: JSON,
+        kind: str | None = None,
+        frame: str | bytes | None = None,
+    ) -> None:
         """An event the gateway relayed or sent: queued with its time, to be recorded in a batch.
 
-        ``kind``: the event's type when the caller has read it already (the chain's messages). When
-        nothing is stored there is only counting to do, and it is done at once.
+        ``kind``: the event's type when the caller has read it already (the chain's messages).
+        ``frame``: the JSON text the event was parsed from, if nothing changed it since. An audio
+        chunk's size and ids are read now, while the relay has the event at hand: by the batch it is
+        no longer in the CPU's caches, and reading it again then cost more than all the rest of
+        recording the chunk. When nothing is stored there is only counting to do, done at once.
         """
         if not self.store:
             self.on_event(direction, event, kind, 0.0)
             return
+        facts: Facts = frame
+        audio_field = AUDIO_FIELDS.get(kind) if kind is not None else None
+        if audio_field is not None:
+            chunk = event.get(audio_field)
+            size = base64_size(chunk) if isinstance(chunk, str) else 0
+            facts = (size, event.get("item_id"), event.get("event_id"))
         waiting = self.waiting
-        waiting.append((direction, event, kind, _monotonic()))
+        waiting.append((direction, event, kind, _monotonic(), facts))
         if len(waiting) == 1:
             self.recorder.waiting.append(self)
         elif len(waiting) > MAX_WAITING:
@@ -351,14 +378,22 @@ class SessionRecording:
         self.waiting = []
         self.events.anchor(at, tick)
         on_event = self.on_event
-        for direction, event, kind, tick in waiting:
+        for direction, event, kind, tick, facts in waiting:
             try:
-                on_event(direction, event, kind, tick)
+                on_event(direction, event, kind, tick, facts)
             except Exception:  # one event's bug must not cost the rest of the batch
                 log.exception("session %s: recording a %s event failed", self.id, kind or event.get("type"))
 
-    def on_event(self, direction: EventDirection, event: JSON, kind: str | None, tick: float) -> None:
-        """Record ``event``, seen at the monotonic time ``tick``."""
+    def on_event(
+        self,
+        direction: EventDirection,
+        event: JSON,
+        kind: str | None,
+        tick: float,
+        facts: Facts = None,
+    ) -> None:
+        """Record ``event``, seen at the monotonic time ``tick``; ``facts``: what ``take`` read of an
+        audio chunk, or the frame the event was parsed from."""
         if kind is None:
             kind = event.get("type")
             if not isinstance(kind, str):
@@ -375,11 +410,16 @@ class SessionRecording:
                 self._usage(event)
             return
         self._tick = tick
-        size = self.events.add(direction, kind, event, tick)
-        if kind == "response.output_audio.delta":
-            self._on_output_audio(event, size)  # the commonest upstream event: no table lookup
+        if type(facts) is tuple:
+            size, item_id, event_id = facts
+            self.events.add_chunk(direction, kind, event, tick, size, item_id, event_id)
+        else:
+            size = self.events.add(direction, kind, event, tick, facts)  # type: ignore[arg-type]
+            item_id = event.get("item_id") if size else None
+        if kind == "response.output_audio.delta":  # the commonest upstream event: no table lookup
+            self._on_output_audio(event, item_id, size)
             return
-        handler = _HANDLERS.get(kind)
+        handler = self.handlers.get(kind)
         if handler is not None:
             handler(self, event)
 
@@ -465,12 +505,11 @@ class SessionRecording:
         else:
             self._transcript(item_id, "assistant", full)
 
-    def _on_output_audio(self, event: JSON, size: int) -> None:
-        """``size``: the chunk's decoded size, as the event log measured it."""
-        item_id, delta = event.get("item_id"), event.get("delta")
-        if isinstance(item_id, str) and isinstance(delta, str):
+    def _on_output_audio(self, event: JSON, item_id: Any, size: int) -> None:
+        """``item_id``, ``size``: the chunk's item and decoded size, as ``take`` read them."""
+        if isinstance(item_id, str) and size:
             self.audio_bytes[item_id] = self.audio_bytes.get(item_id, 0) + size
-            if self.audio is not None:
+            if self.audio is not None and isinstance(delta := event.get("delta"), str):
                 self.audio.add_output(item_id, delta)
 
     def _on_output_audio_done(self, event: JSON) -> None:
@@ -810,4 +849,8 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "response.output_audio.done": SessionRecording._on_output_audio_done,
     "conversation.item.truncated": SessionRecording._on_truncated,
     "response.done": SessionRecording._on_response_done,
+}
+_AUDIO_FILE_HANDLERS: Final = frozenset({"input_audio_buffer.append", "input_audio_buffer.cleared"})
+_HANDLERS_WITHOUT_AUDIO_FILES: Final[dict[str, _Handler]] = {
+    kind: handler for kind, handler in _HANDLERS.items() if kind not in _AUDIO_FILE_HANDLERS
 }

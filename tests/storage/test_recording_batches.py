@@ -8,7 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import text as sql_text
 from storekit import eventually, settled, stored_events
 
 from integration.conftest import Gateway, GatewayFactory
@@ -109,3 +111,38 @@ async def test_an_event_json_cannot_store_keeps_its_place_and_recording_goes_on(
     assert "cannot be stored as JSON" in kept.payload["not_recorded"]
     later = [e.payload.get("event_id") for e in events if e.seq > kept.seq and e.direction == "in"]
     assert later == ["after"]
+
+
+async def test_a_frame_is_stored_as_the_client_sent_it_and_exported_as_json_lines(gateway: Gateway) -> None:
+    app = gateway.app_gateway
+    client = await connect(f"{gateway.ws}/openai/realtime/verbatim")
+    await client.until("session.updated")
+    text = 'Bună ziua, o programare la tuns? \u00e9\n"citat" \\ {[('
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    event = {"type": "conversation.item.create", "event_id": "verbatim", "item": item}
+    frame = json.dumps(event, indent=3, ensure_ascii=True)  # escapes and new lines the relay never re-encodes
+    await client.ws.send(frame)
+    await client.until("conversation.item.added")
+    await client.ws.close()
+    await settled(app)
+
+    session_id = _session_id(client.received)
+    events = await stored_events(app.db, session_id)
+    (stored,) = [e for e in events if e.payload.get("event_id") == "verbatim"]
+    assert stored.payload == event
+    async with app.db() as db:
+        (block,) = (
+            await db.execute(
+                sql_text(
+                    "SELECT CAST(events AS TEXT) FROM event_blocks"
+                    " WHERE session_id = :s AND first_seq <= :q AND last_seq >= :q"
+                ),
+                {"s": session_id, "q": stored.seq},
+            )
+        ).scalars()
+    assert frame in block, "the frame is stored as it came, not encoded again"
+    async with httpx.AsyncClient(base_url=gateway.http) as http:
+        export = await http.get(f"/api/sessions/{session_id}/events.jsonl")
+    lines = [json.loads(line) for line in export.content.splitlines()]
+    assert [line["seq"] for line in lines] == [e.seq for e in events]
+    assert lines[stored.seq]["payload"] == event

@@ -24,7 +24,7 @@ from voxgate.pricing import PriceTable, TokenPrices, usage_cost
 from voxgate.protocol.calls import CallRegistry
 from voxgate.recording import heard_text
 from voxgate.redact import RedactingFilter, install_log_redaction, redact_payload, redact_text
-from voxgate.store.records import CallRecord, CallStatus, EventBlock, Record
+from voxgate.store.records import CallRecord, CallStatus, EventBlock, Record, spliced_entry
 
 T0 = datetime(2030, 1, 7, 12, tzinfo=UTC)
 
@@ -145,6 +145,113 @@ def test_a_long_run_is_cut_into_rows_of_bounded_size() -> None:
         log.add("in", "input_audio_buffer.append", {"type": "input_audio_buffer.append", "audio": chunk(2)})
     log.close()
     assert [e["payload"]["chunks"] for e in entries(records)] == [50, 50, 1]
+
+
+def test_other_events_of_a_direction_are_placed_inside_its_audio_run() -> None:
+    records: list[Record] = []
+    log = EventLog("s", records.append, Ticks())
+    append = {"type": "input_audio_buffer.append", "audio": chunk(960)}
+    for _ in range(2):
+        log.add("in", "input_audio_buffer.append", append)
+    log.add("out", DELTA, {"type": DELTA, "item_id": "a", "delta": chunk(10)})
+    log.add("in", "input_audio_buffer.commit", {"type": "input_audio_buffer.commit"})
+    for _ in range(3):
+        log.add("in", "input_audio_buffer.append", append)
+    log.add("in", "input_audio_buffer.clear", {"type": "input_audio_buffer.clear"})
+    log.add("in", "input_audio_buffer.append", append)
+    log.close()
+    events = entries(records)
+    assert [(e["seq"], e["type"]) for e in events] == [
+        (0, "input_audio_buffer.append"),
+        (1, DELTA),
+        (2, "input_audio_buffer.commit"),
+        (3, "input_audio_buffer.clear"),
+    ]
+    appends, delta = events[0]["payload"], events[1]["payload"]
+    assert appends["chunks"] == 6 and appends["audio_bytes"] == 6 * 960
+    assert appends["interleaved"] == [[2, 2], [3, 5]], "the commit came after 2 chunks, the clear after 5"
+    assert "interleaved" not in delta, "events of the other direction are not placed in a run"
+
+
+def test_a_chunk_is_logged_from_the_facts_read_when_it_arrived() -> None:
+    records: list[Record] = []
+    log = EventLog("s", records.append, Ticks())
+    first = {"type": DELTA, "item_id": "a", "event_id": "e1", "response_id": "r", "delta": chunk(480)}
+    log.add_chunk("out", DELTA, first, None, 480, "a", "e1")
+    # The run's later chunks are not read again: what the caller read of them is what counts.
+    log.add_chunk("out", DELTA, {}, None, 320, "a", "e2")
+    log.add_chunk("out", DELTA, {"type": DELTA, "item_id": "b", "delta": ""}, None, 0, "b", None)
+    log.close()
+    runs = [e["payload"] for e in entries(records)]
+    assert runs[0] == {
+        "type": DELTA,
+        "item_id": "a",
+        "event_id": "e1",
+        "response_id": "r",
+        "audio_bytes": 800,
+        "chunks": 2,
+        "last_at": runs[0]["last_at"],
+        "event_ids": ["e1", "e2"],
+    }
+    assert runs[1] == {"type": DELTA, "item_id": "b", "audio_bytes": 0, "chunks": 1}
+
+
+def test_an_unchanged_frame_is_stored_as_received_and_anything_else_is_encoded() -> None:
+    records: list[Record] = []
+    log = EventLog("s", records.append, Ticks())
+    text = {
+        "type": "conversation.item.create",
+        "event_id": "c1",
+        "item": {"type": "message", "note": "café\n"},
+    }
+    frame = orjson.dumps(text, option=orjson.OPT_INDENT_2)  # new lines and spaces: still JSON
+    log.add("in", "conversation.item.create", text, frame=frame)
+    as_str = {"type": "session.update", "event_id": "u1", "session": {"instructions": "Bonjour"}}
+    log.add("in", "session.update", as_str, frame=orjson.dumps(as_str).decode())
+    # A frame that may nest deeper than JSON encoding goes (it only looks like it: the brackets are
+    # in a string) is not spliced in; the event is encoded instead.
+    brackets = {"type": "response.create", "event_id": "r1", "note": "[" * 300}
+    log.add(
+        "in",
+        "response.create",
+        brackets,
+        frame=b'{ "type": "response.create", "event_id": "r1", ' + b'"note": "' + b"[" * 300 + b'" }',
+    )
+    log.close()
+    (block,) = records
+    assert isinstance(block, EventBlock)
+    assert frame in block.events_json, "spliced in verbatim"
+    assert b'"note": "[[[' not in block.events_json, "the deep-looking frame was encoded again"
+    assert [e["payload"] for e in entries(records)] == [text, as_str, brackets]
+    assert spliced_entry(0, "in", "x", T0, b"[" * 256) is None
+    assert orjson.loads(spliced_entry(0, "in", "x", T0, b'{"type":"x"}') or b"") == {
+        "seq": 0,
+        "direction": "in",
+        "type": "x",
+        "at": T0.isoformat(),
+        "payload": {"type": "x"},
+    }
+
+
+def test_a_frame_is_not_stored_as_received_when_its_content_is_masked_or_stripped() -> None:
+    records: list[Record] = []
+    log = EventLog("s", records.append, Ticks(), redact=True)
+    said = {
+        "type": "conversation.item.create",
+        "item": {"type": "message", "text": "call me at 0722 123 456"},
+    }
+    log.add("in", "conversation.item.create", said, frame=orjson.dumps(said))
+    plain = EventLog("p", records.append, Ticks())
+    part = {"type": "input_audio", "audio": chunk(30)}
+    with_audio = {"type": "conversation.item.create", "item": {"type": "message", "content": [part]}}
+    plain.add("in", "conversation.item.create", with_audio, frame=orjson.dumps(with_audio))
+    log.close()
+    plain.close()
+    masked, stripped = (
+        orjson.loads(r.events_json)[0]["payload"] for r in records if isinstance(r, EventBlock)
+    )
+    assert "0722" not in orjson.dumps(masked).decode()
+    assert stripped["item"]["content"] == [{"type": "input_audio", "audio_bytes": 30}]
 
 
 def test_item_audio_is_stripped_and_payload_text_redacted() -> None:

@@ -127,6 +127,19 @@ def event_entry(seq: int, direction: Direction, kind: str, at: datetime, payload
         return orjson.dumps(entry)
 
 
+MAX_SPLICED_NESTING: Final = 255
+"""orjson writes JSON nested this deep at most: a frame that might nest deeper is re-encoded instead."""
+
+
+def spliced_entry(seq: int, direction: Direction, kind: str, at: datetime, frame: bytes) -> bytes | None:
+    """``event_entry`` with the event's payload taken verbatim from ``frame``, the JSON object it was
+    parsed from; ``None`` when the frame could nest deeper than the stored events are read back."""
+    if frame.count(b"{") + frame.count(b"[") > MAX_SPLICED_NESTING:
+        return None
+    head = orjson.dumps({"seq": seq, "direction": direction, "type": kind[:TYPE_LENGTH], "at": at})
+    return b"".join((head[:-1], b',"payload":', frame, b"}"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventBlock:
     """Consecutive relayed messages of a session, ``first_seq`` to ``last_seq`` (``voxgate.event_log``).
