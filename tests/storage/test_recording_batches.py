@@ -123,6 +123,11 @@ async def test_a_frame_is_stored_as_the_client_sent_it_and_exported_as_json_line
     frame = json.dumps(event, indent=3, ensure_ascii=True)  # escapes and new lines the relay never re-encodes
     await client.ws.send(frame)
     await client.until("conversation.item.added")
+    # A number wider than 64 bits is read back as the float the gateway parsed it as, and exported.
+    await client.ws.send(
+        '{"type": "input_audio_buffer.clear", "event_id": "wide", "n": 123456789012345678901234567890}'
+    )
+    assert (await client.until("error"))["error"]["event_id"] == "wide"  # the upstream refuses the field
     await client.ws.close()
     await settled(app)
 
@@ -146,3 +151,5 @@ async def test_a_frame_is_stored_as_the_client_sent_it_and_exported_as_json_line
     lines = [json.loads(line) for line in export.content.splitlines()]
     assert [line["seq"] for line in lines] == [e.seq for e in events]
     assert lines[stored.seq]["payload"] == event
+    (wide,) = [line for line in lines if line["payload"].get("event_id") == "wide"]
+    assert wide["payload"]["n"] == 1.2345678901234568e29
