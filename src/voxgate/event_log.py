@@ -38,7 +38,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 from voxgate.redact import redact_payload
 from voxgate.store.models import Direction
@@ -78,6 +78,19 @@ def strip_item_audio(payload: dict[str, Any]) -> dict[str, Any]:
             }
         parts.append(part)
     return {**payload, "item": {**item, "content": parts}}
+
+
+ChunkFacts: TypeAlias = tuple[int, Any, Any]
+"""What is read of an audio chunk: its decoded size, ``item_id`` and ``event_id``."""
+
+
+def chunk_facts(kind: str, event: dict[str, Any]) -> ChunkFacts | None:
+    """The facts of ``event`` if it is an audio chunk (its type one of ``AUDIO_FIELDS``), else ``None``."""
+    audio_field = AUDIO_FIELDS.get(kind)
+    if audio_field is None:
+        return None
+    chunk = event.get(audio_field)
+    return (base64_size(chunk) if isinstance(chunk, str) else 0, event.get("item_id"), event.get("event_id"))
 
 
 K = TypeVar("K", bound=Hashable)
@@ -198,11 +211,10 @@ class EventLog:
         text the event was parsed from, when nothing changed it since; its payload is then stored as
         received instead of encoded again. For an audio chunk, answers its decoded size in bytes
         (else 0)."""
-        audio_field = AUDIO_FIELDS.get(kind)
-        if audio_field is not None:
-            chunk = event.get(audio_field)
-            size = base64_size(chunk) if isinstance(chunk, str) else 0
-            self.add_chunk(direction, kind, event, tick, size, event.get("item_id"), event.get("event_id"))
+        facts = chunk_facts(kind, event)
+        if facts is not None:
+            size, item_id, event_id = facts
+            self.add_chunk(direction, kind, event, tick, size, item_id, event_id)
             return size
         if tick is None:
             tick = self.monotonic()
@@ -219,7 +231,7 @@ class EventLog:
             text = frame if isinstance(frame, bytes) else frame.encode()
             entry = spliced_entry(self.seq, direction, kind, at, text)
             if entry is not None:
-                self.seq += 1
+                self._next()
                 self._keep(entry, at)
                 return 0
         self._keep(event_entry(self._next(), direction, kind, at, payload), at)

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from voxgate.audio_recording import Clip, ItemAudio, write_wav
 from voxgate.call_recording import CallRecorder
 from voxgate.chain import HookResult, Message
-from voxgate.event_log import EventLog, SealRota
+from voxgate.event_log import ChunkFacts, EventLog, SealRota, chunk_facts
 from voxgate.live import LiveFeed, Note
 from voxgate.metrics import EventDirection, GatewayMetrics, UpstreamChange
 from voxgate.pricing import PriceTable
@@ -57,7 +57,6 @@ from voxgate.protocol.audio import BYTES_PER_MS
 from voxgate.protocol.realtime import JSON
 from voxgate.redact import redact_text, redact_value
 from voxgate.store.records import (
-    AUDIO_FIELDS,
     Record,
     RecordingRecord,
     SessionEnded,
@@ -66,7 +65,6 @@ from voxgate.store.records import (
     TranscriptRecord,
     TranscriptTruncated,
     UsageRecord,
-    base64_size,
 )
 
 if TYPE_CHECKING:
@@ -92,8 +90,6 @@ MAX_WAITING: Final = 256
 
 _monotonic = time.monotonic  # read at every event queued: a module global is the quickest lookup
 
-ChunkFacts: TypeAlias = tuple[int, Any, Any]
-"""What ``SessionRecording.take`` reads of an audio chunk: its decoded size, ``item_id`` and ``event_id``."""
 Facts: TypeAlias = str | bytes | ChunkFacts | None
 """What ``take`` keeps with an event besides the event: an audio chunk's facts, or the frame it was parsed
 from."""
@@ -356,12 +352,8 @@ class SessionRecording:
         if not self.store:
             self.on_event(direction, event, kind, 0.0)
             return
-        facts: Facts = frame
-        audio_field = AUDIO_FIELDS.get(kind) if kind is not None else None
-        if audio_field is not None:
-            chunk = event.get(audio_field)
-            size = base64_size(chunk) if isinstance(chunk, str) else 0
-            facts = (size, event.get("item_id"), event.get("event_id"))
+        chunk = chunk_facts(kind, event) if kind is not None else None
+        facts: Facts = frame if chunk is None else chunk
         waiting = self.waiting
         waiting.append((direction, event, kind, _monotonic(), facts))
         if len(waiting) == 1:
@@ -410,11 +402,11 @@ class SessionRecording:
                 self._usage(event)
             return
         self._tick = tick
-        if type(facts) is tuple:
+        if isinstance(facts, tuple):
             size, item_id, event_id = facts
             self.events.add_chunk(direction, kind, event, tick, size, item_id, event_id)
         else:
-            size = self.events.add(direction, kind, event, tick, facts)  # type: ignore[arg-type]
+            size = self.events.add(direction, kind, event, tick, facts)
             item_id = event.get("item_id") if size else None
         if kind == "response.output_audio.delta":  # the commonest upstream event: no table lookup
             self._on_output_audio(event, item_id, size)
